@@ -1,0 +1,1 @@
+"""watchkeeper: production monitoring and alerting for Python web applications."""

@@ -1,0 +1,5 @@
+"""``python -m watchkeeper`` is the ``watchkeeper`` command."""
+
+from watchkeeper.cli.app import main
+
+main()

@@ -1,0 +1,49 @@
+"""The ``watchkeeper`` command line: one Typer app, one module per command."""
+
+from __future__ import annotations
+
+import typer
+
+from watchkeeper._version import __version__
+from watchkeeper.cli.collect import collect_command
+from watchkeeper.cli.config_cmd import config_app, init_command
+from watchkeeper.cli.query import query_command
+from watchkeeper.cli.run import run_command
+from watchkeeper.cli.status import status_command
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="watchkeeper",
+    help="Production monitoring and alerting for Python web applications.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"watchkeeper {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Production monitoring and alerting for Python web applications."""
+
+
+app.command("run")(run_command)
+app.command("collect")(collect_command)
+app.command("status")(status_command)
+app.command("query")(query_command)
+app.command("init")(init_command)
+app.add_typer(config_app, name="config")
+
+
+def main() -> None:
+    app()

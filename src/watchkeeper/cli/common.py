@@ -1,0 +1,42 @@
+"""What every command shares: the --config option and turning config errors into exit 2."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from watchkeeper.config.load import ConfigError, LoadedConfig, load_config
+
+__all__ = ["ConfigOption", "EXIT_CONFIG", "fail", "load_or_exit"]
+
+#: Exit code for a configuration that cannot be used.
+EXIT_CONFIG = 2
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="Configuration file. Default: $WATCHKEEPER_CONFIG, else ./watchkeeper.yml if present, "
+        "else built-in defaults.",
+        show_default=False,
+    ),
+]
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    print(f"watchkeeper: {message}", file=sys.stderr)
+    raise typer.Exit(code)
+
+
+def load_or_exit(path: Path | None) -> LoadedConfig:
+    """The validated configuration, or every problem on stderr and exit 2."""
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        raise typer.Exit(EXIT_CONFIG) from None

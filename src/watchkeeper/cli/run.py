@@ -1,0 +1,55 @@
+"""``watchkeeper run``: monitor in the foreground until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Annotated
+
+import typer
+
+from watchkeeper.cli.common import ConfigOption, fail, load_or_exit
+from watchkeeper.logs import configure_logging
+
+__all__ = ["run_command"]
+
+
+def run_command(
+    config: ConfigOption = None,
+    interval: Annotated[
+        float | None,
+        typer.Option(
+            "--interval",
+            "-i",
+            min=1,
+            max=3600,
+            help="Collect every N seconds (1-3600), overriding every collector's interval.",
+            show_default=False,
+        ),
+    ] = None,
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="More log output (debug).")
+    ] = 0,
+) -> None:
+    """Monitor this host (and configured services) in the foreground.
+
+    Collects on each collector's interval and writes to the embedded store.
+    Logs go to stderr. SIGTERM or Ctrl-C stops it after writing everything
+    collected so far.
+    """
+    loaded = load_or_exit(config)
+    cfg = loaded.config
+    configure_logging(cfg.log.level, cfg.log.format, cfg.log.loggers, verbose=verbose)
+    log = logging.getLogger("watchkeeper")
+    log.info(
+        "configuration: %s; store: %s",
+        loaded.path or "built-in defaults",
+        cfg.storage.path,
+    )
+    from watchkeeper.runtime.build import build_runner
+
+    try:
+        runner = build_runner(cfg, interval=interval)
+    except Exception as exc:  # noqa: BLE001 - e.g. an unwritable store path
+        fail(f"cannot start: {exc}")
+    asyncio.run(runner.run(install_signal_handlers=True))

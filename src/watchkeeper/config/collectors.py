@@ -1,0 +1,55 @@
+"""Configuration of the collectors, one model per kind.
+
+Each collector kind adds its model here and a field to ``CollectorsConfig``;
+``watchkeeper.collect.registry`` turns the validated models into collectors.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+
+from watchkeeper.config.base import CollectorConfig, StrictModel
+
+__all__ = ["CollectorsConfig", "HostConfig", "ProcessConfig", "SelfConfig"]
+
+
+class ProcessConfig(StrictModel):
+    """A process (group) to watch by name: ``{name: web, match: gunicorn}``."""
+
+    #: The ``name`` label of the process series.
+    name: str
+    #: Process name or basename of argv[0]; defaults to ``name``.
+    match: str | None = None
+    #: Optional regular expression searched in the full command line.
+    cmdline: str | None = None
+
+
+class HostConfig(CollectorConfig):
+    """The host collector: CPU, memory, disks, network, processes."""
+
+    per_cpu: bool = True
+    #: Names (strings) or ``{name, match, cmdline}`` entries of processes to watch.
+    processes: list[str | ProcessConfig] = Field(default_factory=list)
+    #: Filesystem types to skip (added to the built-in pseudo filesystems).
+    exclude_fstypes: list[str] | None = None
+    #: Regular expressions of mount points to skip.
+    exclude_mountpoints: list[str] | None = None
+    #: Regular expressions of block devices to skip for I/O counters.
+    exclude_devices: list[str] | None = None
+    #: Regular expressions of network interfaces to skip.
+    exclude_interfaces: list[str] | None = None
+
+
+class SelfConfig(CollectorConfig):
+    """watchkeeper's own metrics (loop lag, samples written, RSS)."""
+
+
+class CollectorsConfig(StrictModel):
+    host: HostConfig = Field(default_factory=HostConfig)
+    self_: SelfConfig = Field(default_factory=SelfConfig, alias="self")
+
+    @field_validator("host", "self_", mode="before")
+    @classmethod
+    def _none_is_default(cls, value: object) -> object:
+        # `host:` with nothing under it means "defaults", not "null".
+        return {} if value is None else value

@@ -1,0 +1,345 @@
+"""Configuration of the service collectors: databases, caches, queues, probes, scrapes.
+
+Connection settings live in small ``*Connection`` models that both the
+collectors and the health checks reuse, so a database is described the same
+way wherever it appears. Passwords and DSNs are ``SecretStr``: pydantic shows
+them as ``**********`` in reprs and errors, and code must call
+``get_secret_value()`` on purpose to read them.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from watchkeeper.config.base import CollectorConfig, Interval, StrictModel, Timeout
+from watchkeeper.config.duration import Duration
+
+__all__ = [
+    "CeleryConfig",
+    "MySQLConfig",
+    "MySQLConnection",
+    "PostgresConfig",
+    "PostgresConnection",
+    "ProbeConfig",
+    "RabbitMQConfig",
+    "RedisConfig",
+    "RedisConnection",
+    "ScrapeConfig",
+    "SqlMetricsConfig",
+    "SqlQueryConfig",
+    "redact_url",
+]
+
+_INSTANCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+_METRIC_PART = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any password replaced by ``***``: safe to log or show."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparsable url>"
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+
+
+def _check_instance_name(value: str) -> str:
+    if not _INSTANCE_NAME.match(value):
+        raise ValueError(
+            f"invalid name {value!r}: use letters, digits, '_', '-' and '.', starting with a letter or digit"
+        )
+    return value
+
+
+class _Named(StrictModel):
+    #: The instance name: the collector is called ``<kind>:<name>`` and its series carry it.
+    name: str = "main"
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, value: str) -> str:
+        return _check_instance_name(value)
+
+
+# -- connections -------------------------------------------------------------
+
+
+class PostgresConnection(StrictModel):
+    """Where a PostgreSQL server is: a ``dsn`` or the separate fields (``dsn`` wins)."""
+
+    #: ``postgresql://user:password@host:port/db`` or ``host=... dbname=...``.
+    dsn: SecretStr | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(5432, ge=1, le=65535)
+    user: str = "postgres"
+    password: SecretStr | None = None
+    database: str = "postgres"
+    connect_timeout: Timeout = 5.0
+
+    def target(self) -> str:
+        """Where, for messages: never contains the password."""
+        if self.dsn is not None:
+            return _dsn_target(self.dsn.get_secret_value())
+        return f"{self.host}:{self.port}/{self.database}"
+
+
+class MySQLConnection(StrictModel):
+    """Where a MySQL or MariaDB server is."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(3306, ge=1, le=65535)
+    user: str = "root"
+    password: SecretStr | None = None
+    database: str | None = None
+    #: A Unix socket path, used instead of host/port when set.
+    unix_socket: str | None = None
+    connect_timeout: Timeout = 5.0
+
+    def target(self) -> str:
+        return self.unix_socket or f"{self.host}:{self.port}"
+
+
+class RedisConnection(StrictModel):
+    """Where a Redis server is: a ``url`` (``redis://:password@host:6379/0``) or fields."""
+
+    url: SecretStr | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(6379, ge=1, le=65535)
+    db: int = Field(0, ge=0)
+    username: str | None = None
+    password: SecretStr | None = None
+    connect_timeout: Timeout = 5.0
+
+    def target(self) -> str:
+        if self.url is not None:
+            parts = urlsplit(self.url.get_secret_value())
+            return f"{parts.hostname or '127.0.0.1'}:{parts.port or 6379}"
+        return f"{self.host}:{self.port}"
+
+
+def _dsn_target(dsn: str) -> str:
+    if "://" in dsn:
+        parts = urlsplit(dsn)
+        return f"{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path or ''}"
+    fields = dict(re.findall(r"(\w+)\s*=\s*('[^']*'|\S+)", dsn))
+    host = fields.get("host", "localhost").strip("'")
+    port = fields.get("port", "5432").strip("'")
+    db = fields.get("dbname", "").strip("'")
+    return f"{host}:{port}/{db}" if db else f"{host}:{port}"
+
+
+# -- collectors ----------------------------------------------------------------
+
+
+class PostgresConfig(CollectorConfig, PostgresConnection, _Named):
+    """A PostgreSQL server: activity, databases, locks, replication, slow statements."""
+
+    #: Databases to report (``pg_database_*``); empty means every non-template database.
+    databases: list[str] = Field(default_factory=list)
+    #: Queries running longer than this count as long-running.
+    long_query_threshold: Duration = 60.0
+    #: How many statements of ``pg_stat_statements`` to report (top by mean time); 0 disables.
+    statements_top: int = Field(10, ge=0, le=100)
+
+
+class MySQLConfig(CollectorConfig, MySQLConnection, _Named):
+    """A MySQL or MariaDB server: connections, threads, queries, InnoDB, replication."""
+
+
+class RedisConfig(CollectorConfig, RedisConnection, _Named):
+    """A Redis server: memory, ops, hit rate, clients, keys, persistence, replication."""
+
+
+class CeleryConfig(CollectorConfig, _Named):
+    """Celery queues and workers of one broker (Redis or RabbitMQ)."""
+
+    #: ``redis://host:6379/0`` or ``amqp://user:pass@host:5672//``.
+    broker_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
+    #: Queues whose length to report.
+    queues: list[str] = Field(default_factory=lambda: ["celery"])
+    #: Ask the workers (ping, active and reserved tasks); costs a broadcast per cycle.
+    inspect_workers: bool = True
+    #: How long to wait for worker replies.
+    worker_timeout: Timeout = 1.0
+
+    @field_validator("broker_url")
+    @classmethod
+    def _supported_broker(cls, value: SecretStr) -> SecretStr:
+        scheme = urlsplit(value.get_secret_value()).scheme
+        if scheme not in {"redis", "rediss", "amqp", "amqps", "pyamqp"}:
+            raise ValueError(f"unsupported broker scheme {scheme!r}: use redis://, rediss:// or amqp://")
+        return value
+
+
+class RabbitMQConfig(CollectorConfig, _Named):
+    """RabbitMQ queue depth and consumers.
+
+    With ``management_url`` every queue comes from the management API;
+    without it the listed ``queues`` are inspected over AMQP (passive declare).
+    """
+
+    url: SecretStr = SecretStr("amqp://guest:guest@127.0.0.1:5672//")
+    queues: list[str] = Field(default_factory=list)
+    #: ``http://user:password@host:15672``: enables every-queue listing.
+    management_url: SecretStr | None = None
+    #: Report at most this many queues (the deepest) through the management API.
+    max_queues: int = Field(200, ge=1, le=10_000)
+
+
+class ProbeConfig(CollectorConfig, _Named):
+    """A blackbox probe: HTTP(S), TCP connect, DNS resolution or TLS certificate.
+
+    The seeds' synthetic checks map one-to-one: ``{name: homepage_load, url:
+    https://..., expected_status: 200, timeout: 5s, interval: 60s}``.
+    """
+
+    type: Literal["http", "tcp", "dns", "tls"] = "http"
+    #: URL for ``http``; ``host:port`` for ``tcp``/``tls``; a host name for ``dns``.
+    target: str = Field(validation_alias="url")
+    method: str = "GET"
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: str | None = None
+    #: Accepted status codes; empty means any 2xx.
+    expected_status: list[int] = Field(default_factory=list)
+    #: The response body must contain this text.
+    body_contains: str | None = None
+    #: The response body must match this regular expression (searched).
+    body_regex: str | None = None
+    follow_redirects: bool = True
+    #: Verify TLS certificates (HTTP and TLS probes).
+    verify_tls: bool = True
+    #: A CA bundle to verify against instead of the system store.
+    ca_file: str | None = None
+    #: DNS: the address family to resolve.
+    record_type: Literal["A", "AAAA"] = "A"
+    #: Probes default to every 30 s.
+    interval: Interval = 30.0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _target_or_url(cls, data: object) -> object:
+        # Accept `target:` as well as the seeds' `url:`.
+        if isinstance(data, dict) and "target" in data and "url" not in data:
+            data = {**data, "url": data["target"]}
+            del data["target"]
+        if isinstance(data, dict) and isinstance(data.get("expected_status"), int):
+            data = {**data, "expected_status": [data["expected_status"]]}
+        return data
+
+    @field_validator("body_regex")
+    @classmethod
+    def _valid_regex(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"invalid regular expression {value!r}: {exc}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _target_fits_type(self) -> ProbeConfig:
+        if self.type == "http":
+            scheme = urlsplit(self.target).scheme
+            if scheme not in {"http", "https"}:
+                raise ValueError(f"http probe {self.name!r}: url must start with http:// or https://")
+        elif self.type in {"tcp", "tls"}:
+            host, _, port = self.target.rpartition(":")
+            if not host or not port.isdigit():
+                raise ValueError(f"{self.type} probe {self.name!r}: target must be host:port")
+        return self
+
+
+class SqlQueryConfig(StrictModel):
+    """One business query: its rows become series.
+
+    Each row gives one sample per ``values`` column, named
+    ``sql_<name>`` (one value column) or ``sql_<name>_<column>``, labelled by
+    the ``labels`` columns.
+    """
+
+    name: str
+    sql: str
+    labels: list[str] = Field(default_factory=list)
+    #: Value columns; empty means every column not listed in ``labels``.
+    values: list[str] = Field(default_factory=list)
+    help: str = ""
+    #: Run this query at most this often (defaults to the collector's interval).
+    interval: Duration | None = None
+    timeout: Timeout = 5.0
+
+    @field_validator("name")
+    @classmethod
+    def _metric_safe(cls, value: str) -> str:
+        if not _METRIC_PART.match(value):
+            raise ValueError(f"invalid query name {value!r}: use letters, digits and _")
+        return value
+
+
+class SqlMetricsConfig(CollectorConfig, _Named):
+    """Business metrics: user queries against one database, run read-only."""
+
+    driver: Literal["postgres", "mysql"] = "postgres"
+    postgres: PostgresConnection | None = None
+    mysql: MySQLConnection | None = None
+    queries: list[SqlQueryConfig] = Field(default_factory=list)
+    interval: Interval = 60.0
+
+    @model_validator(mode="after")
+    def _connection_given(self) -> SqlMetricsConfig:
+        names = [q.name for q in self.queries]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate query names: {', '.join(dupes)}")
+        return self
+
+    def connection(self) -> PostgresConnection | MySQLConnection:
+        if self.driver == "postgres":
+            return self.postgres or PostgresConnection()
+        return self.mysql or MySQLConnection()
+
+
+class ScrapeConfig(CollectorConfig):
+    """A Prometheus ``/metrics`` scrape job: one or more targets."""
+
+    job: str
+    #: ``host:port`` (with ``scheme`` and ``metrics_path``) or full URLs.
+    targets: list[str]
+    scheme: Literal["http", "https"] = "http"
+    metrics_path: str = "/metrics"
+    headers: dict[str, str] = Field(default_factory=dict)
+    #: Labels added to every scraped sample.
+    labels: dict[str, str] = Field(default_factory=dict)
+    #: Keep the target's own ``job``/``instance`` labels instead of renaming them ``exported_*``.
+    honor_labels: bool = False
+    verify_tls: bool = True
+    #: At most this many samples per target; more fails the scrape (protects the store).
+    sample_limit: int = Field(50_000, ge=1)
+
+    @field_validator("job")
+    @classmethod
+    def _valid_job(cls, value: str) -> str:
+        return _check_instance_name(value)
+
+    @field_validator("targets")
+    @classmethod
+    def _some_targets(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("list at least one target")
+        return value
+
+    def urls(self) -> list[str]:
+        out = []
+        for target in self.targets:
+            if "://" in target:
+                out.append(target)
+            else:
+                out.append(f"{self.scheme}://{target}{self.metrics_path}")
+        return out

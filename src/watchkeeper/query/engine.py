@@ -1,0 +1,296 @@
+"""The PromQL evaluator: walks promql-parser's AST over the store.
+
+Semantics follow Prometheus 2.x (the version ``promtool`` 2.42 implements):
+instant selectors look back 5 minutes for the newest sample at or before the
+evaluation time, range selectors take ``[t - range, t]`` inclusive, staleness
+markers hide a series, ``offset`` and ``@`` shift the reference time. Each
+selector reads only ``[first step - window, last step]`` from the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import promql_parser as pp
+
+from watchkeeper.model import NAME_LABEL, Labels, Matcher
+from watchkeeper.query.blocks import I64, MBlock, SBlock, StrVal, VBlock
+from watchkeeper.query.selector import matchers_of
+from watchkeeper.query.values import QueryError, is_stale_nan
+from watchkeeper.store.base import SeriesData, Store
+
+__all__ = ["DEFAULT_LOOKBACK_MS", "Evaluator", "Value", "parse_expr"]
+
+DEFAULT_LOOKBACK_MS = 5 * 60 * 1000
+
+Value = VBlock | SBlock | StrVal | MBlock
+
+_ReadKey = tuple[tuple[Matcher, ...], int, int]
+
+
+def parse_expr(text: str) -> Any:
+    """Parse PromQL with promql-parser; a syntax error becomes a QueryError."""
+    try:
+        return pp.parse(text)
+    except (ValueError, TypeError) as exc:
+        raise QueryError(f"parse error: {exc}") from None
+
+
+def duration_ms(td: timedelta | None) -> int:
+    if td is None:
+        return 0
+    return int(td // timedelta(milliseconds=1))
+
+
+def _labels_with_name(name: str, labels: Labels) -> Labels:
+    return Labels((*labels, (NAME_LABEL, name)))
+
+
+class Evaluator:
+    """Evaluates one expression at the steps ``start, start+step, ..., end``.
+
+    ``reads`` is shared with sub-evaluators (subqueries) and across the rules
+    of one group evaluation, so a selector used twice reads the store once.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        start_ms: int,
+        end_ms: int,
+        step_ms: int,
+        *,
+        lookback_ms: int = DEFAULT_LOOKBACK_MS,
+        subquery_step_ms: int = 60_000,
+        query_start_ms: int | None = None,
+        query_end_ms: int | None = None,
+        reads: dict[_ReadKey, list[SeriesData]] | None = None,
+    ) -> None:
+        if end_ms < start_ms:
+            raise QueryError("end timestamp must not be before start time")
+        if step_ms <= 0:
+            step_ms = 1
+        self.store = store
+        self.steps: I64 = np.arange(start_ms, end_ms + 1, step_ms, dtype=np.int64)
+        self.start_ms = start_ms
+        self.end_ms = end_ms
+        self.step_ms = step_ms
+        self.lookback_ms = lookback_ms
+        self.subquery_step_ms = subquery_step_ms
+        self.query_start_ms = start_ms if query_start_ms is None else query_start_ms
+        self.query_end_ms = end_ms if query_end_ms is None else query_end_ms
+        self.reads: dict[_ReadKey, list[SeriesData]] = {} if reads is None else reads
+        self._name_cache: dict[tuple[str, Labels], Labels] = {}
+
+    @property
+    def k(self) -> int:
+        return int(self.steps.shape[0])
+
+    # -- dispatch ----------------------------------------------------------
+    def eval(self, node: Any) -> Value:
+        if isinstance(node, pp.NumberLiteral):
+            return SBlock(np.full(self.k, float(node.val)))
+        if isinstance(node, pp.StringLiteral):
+            return StrVal(node.val)
+        if isinstance(node, pp.ParenExpr):
+            return self.eval(node.expr)
+        if isinstance(node, pp.VectorSelector):
+            return self.select_vector(node)
+        if isinstance(node, pp.MatrixSelector):
+            return self.select_matrix(node)
+        if isinstance(node, pp.SubqueryExpr):
+            return self.subquery(node)
+        if isinstance(node, pp.UnaryExpr):
+            return self._unary(node)
+        if isinstance(node, pp.BinaryExpr):
+            from watchkeeper.query.binops import eval_binary
+
+            return eval_binary(self, node)
+        if isinstance(node, pp.AggregateExpr):
+            from watchkeeper.query.aggregate import eval_aggregate
+
+            return eval_aggregate(self, node)
+        if isinstance(node, pp.Call):
+            from watchkeeper.query.functions import eval_call
+
+            return eval_call(self, node)
+        raise QueryError(f"unsupported expression {node}")
+
+    def eval_vector(self, node: Any) -> VBlock:
+        val = self.eval(node)
+        if not isinstance(val, VBlock):
+            raise QueryError(f"expected instant vector, got {_kind(val)} in {node}")
+        return val
+
+    def eval_scalar(self, node: Any) -> SBlock:
+        val = self.eval(node)
+        if not isinstance(val, SBlock):
+            raise QueryError(f"expected scalar, got {_kind(val)} in {node}")
+        return val
+
+    def _unary(self, node: Any) -> Value:
+        val = self.eval(node.expr)
+        if isinstance(val, SBlock):
+            return SBlock(-val.values)
+        if isinstance(val, VBlock):
+            from watchkeeper.query.blocks import drop_name, merge_rows
+
+            out = VBlock([drop_name(lab) for lab in val.labels], -val.values, val.present)
+            return merge_rows(out)
+        raise QueryError(f"unary minus needs a scalar or instant vector, got {_kind(val)}")
+
+    # -- time references ---------------------------------------------------
+    def refs(self, at: Any, offset: timedelta | None) -> I64:
+        """The reference time of each step for a selector: (@ or step) - offset."""
+        base = self.steps if at is None else np.full(self.k, self.at_ms(at), dtype=np.int64)
+        return base - duration_ms(offset)
+
+    def at_ms(self, at: Any) -> int:
+        kind = str(at.type).rsplit(".", 1)[-1]
+        if kind == "Start":
+            return self.query_start_ms
+        if kind == "End":
+            return self.query_end_ms
+        when: datetime = at.at
+        return round(when.timestamp() * 1000)
+
+    # -- storage -----------------------------------------------------------
+    def read(self, matchers: Sequence[Matcher], start_ms: int, end_ms: int) -> list[SeriesData]:
+        key = (tuple(matchers), start_ms, end_ms)
+        found = self.reads.get(key)
+        if found is None:
+            found = self.store.read_range(matchers, start_ms, end_ms)
+            self.reads[key] = found
+        return found
+
+    def _full_labels(self, sd: SeriesData) -> Labels:
+        key = (sd.series.name, sd.series.labels)
+        lab = self._name_cache.get(key)
+        if lab is None:
+            lab = self._name_cache[key] = _labels_with_name(*key)
+        return lab
+
+    @staticmethod
+    def _matchers(vs: Any) -> list[Matcher]:
+        if vs.matchers.or_matchers:
+            raise QueryError("'or' between label matchers is not supported")
+        return matchers_of(vs)
+
+    # -- selectors ---------------------------------------------------------
+    def select_vector(self, vs: Any) -> VBlock:
+        refs = self.refs(vs.at, vs.offset)
+        data = self.read(self._matchers(vs), int(refs.min()) - self.lookback_ms, int(refs.max()))
+        k = self.k
+        n = len(data)
+        if n == 0:
+            return VBlock.empty(k)
+        labels = [self._full_labels(sd) for sd in data]
+        lengths = np.fromiter((len(sd) for sd in data), dtype=np.int64, count=n)
+        ts = np.concatenate([sd.timestamps for sd in data]).astype(np.int64, copy=False)
+        v = np.concatenate([sd.values for sd in data]).astype(np.float64, copy=False)
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        base = min(int(ts.min()), int(refs.min()) - self.lookback_ms)
+        span = max(int(ts.max()), int(refs.max())) - base + 2
+        rows = np.repeat(np.arange(n, dtype=np.int64), lengths)
+        comp = rows * span + (ts - base)
+        row_base = (np.arange(n, dtype=np.int64) * span)[:, None]
+        idx = np.searchsorted(comp, row_base + (refs - base)[None, :], "right") - 1
+        present = idx >= offsets[:-1, None]
+        safe = np.where(present, idx, 0)
+        sample_ts = ts[safe]
+        values = v[safe]
+        present &= sample_ts >= (refs - self.lookback_ms)[None, :]
+        present &= ~is_stale_nan(values)
+        out = VBlock(labels, values, present, sample_ts)
+        return out.compact()
+
+    def select_matrix(self, ms: Any) -> MBlock:
+        vs = ms.vector_selector
+        range_ms = duration_ms(ms.range)
+        refs = self.refs(vs.at, vs.offset)
+        data = self.read(self._matchers(vs), int(refs.min()) - range_ms, int(refs.max()))
+        labels: list[Labels] = []
+        ts_parts = []
+        v_parts = []
+        for sd in data:
+            keep = ~is_stale_nan(sd.values)
+            if not keep.all():
+                if not keep.any():
+                    continue
+                ts_parts.append(sd.timestamps[keep])
+                v_parts.append(sd.values[keep])
+            else:
+                ts_parts.append(sd.timestamps)
+                v_parts.append(sd.values)
+            labels.append(self._full_labels(sd))
+        return _mblock(labels, ts_parts, v_parts, refs, range_ms)
+
+    def subquery(self, sq: Any) -> MBlock:
+        range_ms = duration_ms(sq.range)
+        step = duration_ms(sq.step) or self.subquery_step_ms
+        refs = self.refs(sq.at, sq.offset)
+        lo = int(refs.min()) - range_ms
+        start = step * (lo // step)
+        if start < lo:
+            start += step
+        end = int(refs.max())
+        if end < start:
+            return _mblock([], [], [], refs, range_ms)
+        child = Evaluator(
+            self.store,
+            start,
+            end,
+            step,
+            lookback_ms=self.lookback_ms,
+            subquery_step_ms=self.subquery_step_ms,
+            query_start_ms=self.query_start_ms,
+            query_end_ms=self.query_end_ms,
+            reads=self.reads,
+        )
+        inner = child.eval(sq.expr)
+        if isinstance(inner, SBlock):
+            raise QueryError("subquery is only allowed on instant vector")
+        if not isinstance(inner, VBlock):
+            raise QueryError(f"subquery needs an instant vector, got {_kind(inner)}")
+        labels: list[Labels] = []
+        ts_parts = []
+        v_parts = []
+        for i, lab in enumerate(inner.labels):
+            p = inner.present[i]
+            if p.any():
+                labels.append(lab)
+                ts_parts.append(child.steps[p])
+                v_parts.append(inner.values[i, p])
+        return _mblock(labels, ts_parts, v_parts, refs, range_ms)
+
+
+def _mblock(
+    labels: list[Labels],
+    ts_parts: list[Any],
+    v_parts: list[Any],
+    refs: I64,
+    range_ms: int,
+) -> MBlock:
+    n = len(labels)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    if n:
+        np.cumsum([len(p) for p in ts_parts], out=offsets[1:])
+        ts = np.concatenate(ts_parts).astype(np.int64, copy=False)
+        v = np.concatenate(v_parts).astype(np.float64, copy=False)
+    else:
+        ts = np.zeros(0, dtype=np.int64)
+        v = np.zeros(0)
+    return MBlock(labels, ts, v, offsets, refs, range_ms)
+
+
+def _kind(val: Value) -> str:
+    return {
+        VBlock: "instant vector",
+        SBlock: "scalar",
+        StrVal: "string",
+        MBlock: "range vector",
+    }[type(val)]

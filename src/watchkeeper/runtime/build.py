@@ -1,0 +1,36 @@
+"""From a validated configuration to a ready Runner."""
+
+from __future__ import annotations
+
+from watchkeeper.collect.registry import build_collectors
+from watchkeeper.config.model import Config
+from watchkeeper.runtime.runner import Runner
+from watchkeeper.runtime.self_metrics import SelfCollector
+from watchkeeper.runtime.stats import RuntimeStats
+from watchkeeper.store import open_store
+
+__all__ = ["build_runner"]
+
+
+def build_runner(config: Config, *, interval: float | None = None) -> Runner:
+    """The runner for ``config``; ``interval`` (``--interval``) overrides every collector's."""
+    stats = RuntimeStats()
+    collectors = build_collectors(config.collectors, interval=interval)
+    self_cfg = config.collectors.self_
+    if self_cfg.enabled:
+        collectors.append(
+            SelfCollector(stats, interval=interval or self_cfg.interval, timeout=self_cfg.timeout)
+        )
+    storage = config.storage
+    store = open_store(storage.path)
+    return Runner(
+        collectors,
+        store,
+        labels=config.global_.labels,
+        stats=stats,
+        batch_size=storage.batch_size,
+        flush_interval=storage.flush_interval,
+        max_buffered=storage.max_buffered_samples,
+        retention_s=storage.retention,
+        retention_check_interval=storage.retention_check_interval,
+    )

@@ -1,0 +1,107 @@
+"""The store's interface, kept small so the engine behind it can change.
+
+Five verbs: append a batch, select series by matchers, read a time range,
+delete before a time, and report stats. Everything above the store (the
+query engine, the rules, the API, the CLI) speaks only these.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from watchkeeper.model import Labels, Matcher, Sample
+
+__all__ = ["Series", "SeriesData", "Store", "StoreStats"]
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """A series identity: the metric name and its labels (without ``__name__``)."""
+
+    id: int
+    name: str
+    labels: Labels
+
+    def __str__(self) -> str:
+        return self.name + (str(self.labels) if self.labels else "")
+
+
+@dataclass(slots=True)
+class SeriesData:
+    """The points of one series in a time range, oldest first, as numpy arrays."""
+
+    series: Series
+    timestamps: npt.NDArray[np.int64]
+    values: npt.NDArray[np.float64]
+
+    def __len__(self) -> int:
+        return int(self.timestamps.shape[0])
+
+
+@dataclass(frozen=True, slots=True)
+class StoreStats:
+    path: str
+    series: int
+    samples: int
+    bytes: int
+    oldest_ms: int | None
+    newest_ms: int | None
+    extra: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def bytes_per_sample(self) -> float:
+        return self.bytes / self.samples if self.samples else 0.0
+
+
+class Store(abc.ABC):
+    """A time-series store. Implementations must allow readers in other processes."""
+
+    @abc.abstractmethod
+    def append(self, samples: Sequence[Sample]) -> int:
+        """Write a batch durably; return how many samples were stored.
+
+        When this returns, the batch survives a crash. A sample whose series
+        already has a point at that timestamp replaces it.
+        """
+
+    @abc.abstractmethod
+    def select(self, matchers: Sequence[Matcher]) -> list[Series]:
+        """The series matching every matcher (``__name__`` addresses the name)."""
+
+    @abc.abstractmethod
+    def read_range(
+        self,
+        matchers: Sequence[Matcher],
+        start_ms: int,
+        end_ms: int,
+        *,
+        min_step_ms: int = 0,
+    ) -> list[SeriesData]:
+        """Points of the matching series with ``start_ms <= t <= end_ms``.
+
+        ``min_step_ms`` says the caller needs at most one point per that many
+        milliseconds; an engine with rollups may then serve coarser data.
+        Series with no point in the range are left out.
+        """
+
+    @abc.abstractmethod
+    def delete_before(self, ts_ms: int) -> int:
+        """Delete every point older than ``ts_ms``; return how many went."""
+
+    @abc.abstractmethod
+    def stats(self) -> StoreStats:
+        """Sizes and time span, for ``watchkeeper status`` and the dashboard."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Flush and release the files."""
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,201 @@
+"""The head: recent samples of every series, in memory, as numpy columns.
+
+Why columns and sorted runs rather than one array per series: an append of
+10,000 samples for 10,000 series must cost a few array copies, not 10,000
+Python operations. Appended batches wait unsorted in ``pending``; the first
+read (or cut) sorts them by (series, time) into a *run*, and runs of similar
+size are merged (like an LSM tree), so a read looks a series up with two
+binary searches per run and there are only O(log n) runs.
+
+Arrival order is kept among equal (series, time) keys, so when duplicates
+are dropped the latest write wins, as ``Store.append`` promises.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["Head", "Run", "dedupe_series", "sort_run"]
+
+I32 = npt.NDArray[np.int32]
+I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
+
+#: Bytes one head sample costs (ref + timestamp + value).
+SAMPLE_BYTES = 4 + 8 + 8
+
+
+@dataclass(slots=True)
+class Run:
+    """Samples sorted by (ref, ts), arrival order kept among equal keys."""
+
+    refs: I32
+    ts: I64
+    vals: F64
+
+    def __len__(self) -> int:
+        return int(self.ts.shape[0])
+
+    def series(self, ref: int, start_ms: int, end_ms: int) -> tuple[I64, F64]:
+        lo = int(np.searchsorted(self.refs, ref, "left"))
+        hi = int(np.searchsorted(self.refs, ref, "right"))
+        if lo == hi:
+            return self.ts[:0], self.vals[:0]
+        ts = self.ts[lo:hi]
+        a = lo + int(np.searchsorted(ts, start_ms, "left"))
+        b = lo + int(np.searchsorted(ts, end_ms, "right"))
+        return self.ts[a:b], self.vals[a:b]
+
+    def filter(self, keep: npt.NDArray[np.bool_]) -> Run:
+        return Run(self.refs[keep], self.ts[keep], self.vals[keep])
+
+    def deduped(self) -> Run:
+        """One sample per (ref, ts): the last one written."""
+        n = len(self)
+        if n < 2:
+            return self
+        last = np.empty(n, bool)
+        last[-1] = True
+        np.not_equal(self.ts[1:], self.ts[:-1], out=last[:-1])
+        last[:-1] |= self.refs[1:] != self.refs[:-1]
+        return self if bool(last.all()) else self.filter(last)
+
+
+def sort_run(refs: I32, ts: I64, vals: F64) -> Run:
+    order = np.lexsort((ts, refs))  # stable: arrival order survives among equal keys
+    return Run(refs[order], ts[order], vals[order])
+
+
+def _concat(runs: list[Run]) -> Run:
+    return Run(
+        np.concatenate([r.refs for r in runs]),
+        np.concatenate([r.ts for r in runs]),
+        np.concatenate([r.vals for r in runs]),
+    )
+
+
+def dedupe_series(ts: I64, vals: F64) -> tuple[I64, F64]:
+    """Sort one series' points by time (stable) and keep the last of equal timestamps."""
+    n = int(ts.shape[0])
+    if n < 2:
+        return ts, vals
+    if not bool(np.all(ts[1:] > ts[:-1])):
+        order = np.argsort(ts, kind="stable")
+        ts, vals = ts[order], vals[order]
+        keep = np.empty(n, bool)
+        keep[-1] = True
+        np.not_equal(ts[1:], ts[:-1], out=keep[:-1])
+        ts, vals = ts[keep], vals[keep]
+    return ts, vals
+
+
+class Head:
+    """Recent samples, not yet cut into chunks. Not thread-safe: the engine locks."""
+
+    def __init__(self) -> None:
+        self._pending: list[Run] = []
+        self._runs: list[Run] = []
+        #: Samples being cut into chunks: still served until the chunks are committed.
+        self.frozen: Run | None = None
+        self.samples = 0
+        self.min_t: int | None = None
+        self.max_t: int | None = None
+
+    @property
+    def bytes(self) -> int:
+        frozen = len(self.frozen) if self.frozen is not None else 0
+        return (self.samples + frozen) * SAMPLE_BYTES
+
+    def add(self, refs: I32, ts: I64, vals: F64) -> None:
+        n = int(ts.shape[0])
+        if not n:
+            return
+        self._pending.append(Run(refs, ts, vals))
+        self.samples += n
+        lo, hi = int(ts.min()), int(ts.max())
+        self.min_t = lo if self.min_t is None else min(self.min_t, lo)
+        self.max_t = hi if self.max_t is None else max(self.max_t, hi)
+
+    def _consolidate(self) -> None:
+        if self._pending:
+            self._runs.append(sort_run(*_fields(_concat(self._pending))))
+            self._pending = []
+        # Merge runs of similar size: O(log n) runs, each sample re-sorted O(log n) times.
+        while len(self._runs) >= 2 and len(self._runs[-2]) <= 2 * len(self._runs[-1]):
+            newer = self._runs.pop()
+            older = self._runs.pop()
+            self._runs.append(sort_run(*_fields(_concat([older, newer]))))
+
+    def read(self, ref: int, start_ms: int, end_ms: int) -> tuple[I64, F64]:
+        """One series' head points in ``[start_ms, end_ms]``, sorted, duplicates resolved."""
+        self._consolidate()
+        runs = ([self.frozen] if self.frozen is not None else []) + self._runs
+        parts = [r.series(ref, start_ms, end_ms) for r in runs]
+        parts = [p for p in parts if p[0].size]
+        if not parts:
+            return np.zeros(0, np.int64), np.zeros(0, np.float64)
+        if len(parts) == 1:
+            return parts[0]
+        return dedupe_series(
+            np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+        )
+
+    def refs(self) -> I32:
+        """Distinct series refs with samples in the head."""
+        self._consolidate()
+        runs = ([self.frozen] if self.frozen is not None else []) + self._runs
+        if not runs:
+            return np.zeros(0, np.int32)
+        return np.unique(np.concatenate([r.refs for r in runs]))
+
+    def freeze(self, before_ms: int) -> Run:
+        """Move every sample older than ``before_ms`` into ``frozen`` and return them.
+
+        Sorted by (ref, ts) with duplicates resolved: ready to be cut into chunks.
+        """
+        if self.frozen is not None:
+            raise RuntimeError("a cut is already in progress")
+        self._consolidate()
+        if not self._runs:
+            self.frozen = Run(np.zeros(0, np.int32), np.zeros(0, np.int64), np.zeros(0))
+            return self.frozen
+        whole = self._runs[0] if len(self._runs) == 1 else sort_run(*_fields(_concat(self._runs)))
+        old = whole.ts < before_ms
+        self.frozen = whole.filter(old).deduped()
+        rest = whole.filter(~old)
+        self._runs = [rest] if len(rest) else []
+        self._recount()
+        return self.frozen
+
+    def release_frozen(self) -> None:
+        self.frozen = None
+
+    def drop_before(self, ts_ms: int) -> int:
+        """Forget samples older than ``ts_ms``; return how many."""
+        dropped = 0
+        for group in (self._pending, self._runs):
+            for i, run in enumerate(group):
+                keep = run.ts >= ts_ms
+                if not bool(keep.all()):
+                    dropped += int((~keep).sum())
+                    group[i] = run.filter(keep)
+        self._pending = [r for r in self._pending if len(r)]
+        self._runs = [r for r in self._runs if len(r)]
+        self._recount()
+        return dropped
+
+    def _recount(self) -> None:
+        runs = self._pending + self._runs
+        self.samples = sum(len(r) for r in runs)
+        if self.samples:
+            self.min_t = min(int(r.ts.min()) for r in runs if len(r))
+            self.max_t = max(int(r.ts.max()) for r in runs if len(r))
+        else:
+            self.min_t = self.max_t = None
+
+
+def _fields(run: Run) -> tuple[I32, I64, F64]:
+    return run.refs, run.ts, run.vals
