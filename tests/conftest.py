@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -50,8 +49,8 @@ def require_tool(tool: str) -> str:
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An isolated data directory; the default store path points into it."""
     monkeypatch.setenv("WATCHKEEPER_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("WATCHKEEPER_CONFIG", raising=False)
-    yield tmp_path
+    return tmp_path

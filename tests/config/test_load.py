@@ -71,7 +71,9 @@ def test_every_error_is_reported_in_line_order() -> None:
     assert found[2] == (
         "watchkeeper.yml:6: collectors.host.interval: must be between 1 and 3600, got 7200"
     )
-    assert found[3].startswith("watchkeeper.yml:8: storage.batch_size: Input should be a valid integer")
+    assert found[3].startswith(
+        "watchkeeper.yml:8: storage.batch_size: Input should be a valid integer"
+    )
 
 
 def test_unknown_setting_without_close_match_lists_the_choices() -> None:
@@ -83,7 +85,9 @@ def test_unknown_setting_without_close_match_lists_the_choices() -> None:
 def test_error_inside_a_list_points_at_the_item() -> None:
     text = "collectors:\n  host:\n    processes:\n      - nginx\n      - {name: web, colour: red}\n"
     (found,) = problems(text)
-    assert found.startswith("watchkeeper.yml:5: collectors.host.processes.1.colour: unknown setting")
+    assert found.startswith(
+        "watchkeeper.yml:5: collectors.host.processes.1.colour: unknown setting"
+    )
 
 
 def test_environment_interpolation(monkeypatch: pytest.MonkeyPatch) -> None:

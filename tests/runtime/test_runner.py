@@ -14,7 +14,7 @@ from watchkeeper.collect.base import AsyncCollector, SyncCollector
 from watchkeeper.model import NAME_LABEL, Labels, Matcher, Sample
 from watchkeeper.runtime.runner import Runner
 from watchkeeper.store import Store, open_store
-from watchkeeper.store.base import SeriesData, Series, StoreStats
+from watchkeeper.store.base import Series, SeriesData, StoreStats
 
 
 async def until(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
@@ -76,7 +76,9 @@ class AsyncSlow(AsyncCollector):
 
 
 def latest(store: Store, metric: str, **labels: str) -> float:
-    matchers = [Matcher.equal(NAME_LABEL, metric)] + [Matcher.equal(k, v) for k, v in labels.items()]
+    matchers = [Matcher.equal(NAME_LABEL, metric)] + [
+        Matcher.equal(k, v) for k, v in labels.items()
+    ]
     (data,) = store.read_range(matchers, 0, 2**62)
     return float(data.values[-1])
 
@@ -93,11 +95,15 @@ async def test_loop_survives_raising_hanging_and_garbage_collectors(tmp_path: Pa
         NotIterable("scalar", interval=0.05, timeout=1.0),
         AsyncSlow("async-slow", interval=0.05, timeout=0.1),
     ]
-    runner = Runner(collectors, open_store(tmp_path / "wk.db"), labels={"instance": "test"}, flush_interval=0.05)
+    runner = Runner(
+        collectors, open_store(tmp_path / "wk.db"), labels={"instance": "test"}, flush_interval=0.05
+    )
     task = asyncio.create_task(runner.run())
     try:
         st = runner.stats.collectors
-        await until(lambda: good.calls >= 10 and st["hang"].failures >= 3 and st["async-slow"].failures >= 2)
+        await until(
+            lambda: good.calls >= 10 and st["hang"].failures >= 3 and st["async-slow"].failures >= 2
+        )
     finally:
         runner.request_stop()
         await task

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections import defaultdict
+from functools import partial
 from typing import Annotated
 
 import typer
@@ -42,7 +43,7 @@ def collect_command(
 
     async def one_round() -> None:
         tasks = [
-            CollectorTask(c, lambda s, n=c.name: results.__setitem__(n, s), stats.collector(c.name), {})
+            CollectorTask(c, partial(results.__setitem__, c.name), stats.collector(c.name), {})
             for c in collectors
         ]
         await asyncio.gather(*(t.collect_once() for t in tasks))

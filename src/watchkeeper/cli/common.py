@@ -10,7 +10,7 @@ import typer
 
 from watchkeeper.config.load import ConfigError, LoadedConfig, load_config
 
-__all__ = ["ConfigOption", "EXIT_CONFIG", "fail", "load_or_exit"]
+__all__ = ["EXIT_CONFIG", "ConfigOption", "fail", "load_or_exit"]
 
 #: Exit code for a configuration that cannot be used.
 EXIT_CONFIG = 2

@@ -22,10 +22,12 @@ def example_config() -> str:
 
 
 def init_command(
-    path: Annotated[
-        Path, typer.Argument(help="Where to write the example configuration.")
-    ] = Path("watchkeeper.yml"),
-    force: Annotated[bool, typer.Option("--force", "-f", help="Overwrite an existing file.")] = False,
+    path: Annotated[Path, typer.Argument(help="Where to write the example configuration.")] = Path(
+        "watchkeeper.yml"
+    ),
+    force: Annotated[
+        bool, typer.Option("--force", "-f", help="Overwrite an existing file.")
+    ] = False,
 ) -> None:
     """Write a commented example configuration (every setting at its default)."""
     if path.exists() and not force:

@@ -22,7 +22,8 @@ def query_command(
     selector: Annotated[
         str,
         typer.Argument(
-            help='A series selector, e.g. host_cpu_usage_percent or host_disk_usage_percent{mountpoint="/"}.',
+            help="A series selector, e.g. host_cpu_usage_percent or "
+            'host_disk_usage_percent{mountpoint="/"}.',
             show_default=False,
         ),
     ],
@@ -31,7 +32,9 @@ def query_command(
     ] = "1h",
     limit: Annotated[
         int,
-        typer.Option("--limit", "-n", min=0, help="Points shown per series, newest last (0 = all)."),
+        typer.Option(
+            "--limit", "-n", min=0, help="Points shown per series, newest last (0 = all)."
+        ),
     ] = 20,
     max_series: Annotated[
         int, typer.Option("--max-series", min=1, help="Series shown at most.")

@@ -50,6 +50,6 @@ def run_command(
 
     try:
         runner = build_runner(cfg, interval=interval)
-    except Exception as exc:  # noqa: BLE001 - e.g. an unwritable store path
+    except Exception as exc:
         fail(f"cannot start: {exc}")
     asyncio.run(runner.run(install_signal_handlers=True))

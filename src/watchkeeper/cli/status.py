@@ -81,17 +81,21 @@ def status_command(config: ConfigOption = None) -> None:
         info.add_row("bytes per sample", f"{stats.bytes_per_sample:.1f}")
     if stats.oldest_ms is not None and stats.newest_ms is not None:
         info.add_row("oldest", format_time(stats.oldest_ms))
-        info.add_row("newest", f"{format_time(stats.newest_ms)} ({format_age(stats.newest_ms, now)})")
+        info.add_row(
+            "newest", f"{format_time(stats.newest_ms)} ({format_age(stats.newest_ms, now)})"
+        )
     info.add_row("retention", f"{cfg.storage.retention / 86400:g} days")
-    for key, value in stats.extra.items():
-        info.add_row(str(key), str(value))
+    for key, extra in stats.extra.items():
+        info.add_row(str(key), str(extra))
     console.print(info)
     raise typer.Exit(1 if unhealthy else 0)
 
 
 def _latest(store: Store, metric: str, now: int) -> dict[str, tuple[int, float]]:
     out: dict[str, tuple[int, float]] = {}
-    for data in store.read_range([Matcher.equal(NAME_LABEL, metric)], now - LOOKBACK_MS, now + 60_000):
+    for data in store.read_range(
+        [Matcher.equal(NAME_LABEL, metric)], now - LOOKBACK_MS, now + 60_000
+    ):
         name = data.series.labels.get("collector") or "?"
         ts, value = int(data.timestamps[-1]), float(data.values[-1])
         if name not in out or out[name][0] < ts:

@@ -19,7 +19,7 @@ __all__ = ["AsyncCollector", "Collector", "SampleBuilder", "SyncCollector"]
 _EMPTY = Labels()
 
 
-class Collector(abc.ABC):
+class Collector(abc.ABC):  # noqa: B024 - abstract through its two subclasses
     """Common ground of sync and async collectors.
 
     ``name`` identifies the instance (``host``, ``postgres:main``) and becomes

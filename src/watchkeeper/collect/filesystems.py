@@ -142,7 +142,9 @@ class FilesystemWatcher:
                 continue
             # Without device ids, a real device mounted twice is the same filesystem;
             # "none"/"tmpfs"-like sources are distinct instances.
-            key = (part.device, "") if part.device.startswith("/") else (part.device, part.mountpoint)
+            key = (
+                (part.device, "") if part.device.startswith("/") else (part.device, part.mountpoint)
+            )
             kept = seen.get(key)
             if kept is None or len(part.mountpoint) < len(kept.mountpoint):
                 seen[key] = Mount(part.device, part.mountpoint, part.fstype)

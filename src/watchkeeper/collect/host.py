@@ -104,7 +104,7 @@ def _metrics() -> tuple[MetricMeta, ...]:
         g("host_disk_inodes", "Inodes (file slots) on the filesystem.", "", _FS),
         g("host_disk_inodes_free", "Inodes still free on the filesystem.", "", _FS),
         # Disk I/O
-        c("host_disk_read_bytes_total", "Bytes read from the block device.", "bytes", ("device",)),  # noqa: E501
+        c("host_disk_read_bytes_total", "Bytes read from the block device.", "bytes", ("device",)),
         c("host_disk_written_bytes_total", "Bytes written to the block device.", "bytes", ("device",)),  # noqa: E501
         c("host_disk_reads_completed_total", "Read requests completed by the block device.", "", ("device",)),  # noqa: E501
         c("host_disk_writes_completed_total", "Write requests completed by the block device.", "", ("device",)),  # noqa: E501
@@ -124,7 +124,7 @@ def _metrics() -> tuple[MetricMeta, ...]:
         # Processes
         g("host_processes", "Processes that exist now."),
         g("host_processes_running", "Processes runnable now (Linux procs_running)."),
-        g("host_processes_blocked", "Processes blocked waiting for I/O now (Linux procs_blocked)."),  # noqa: E501
+        g("host_processes_blocked", "Processes blocked waiting for I/O now (Linux procs_blocked)."),
         g("host_threads", "Threads (kernel scheduling entities) that exist now."),
         g("host_process_instances", "Processes matching the configured name; 0 means the service is down.", "", _NAME),  # noqa: E501
         g("host_process_cpu_percent", "CPU used by the matching processes since the previous collection, as a share of the whole host's CPU capacity, 0-100.", "percent", _NAME),  # noqa: E501

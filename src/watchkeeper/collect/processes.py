@@ -208,7 +208,7 @@ class ProcessTracker:
         try:
             if hasattr(proc, "num_fds"):
                 return proc.num_fds()
-            return int(proc.num_handles())  # Windows
+            return int(getattr(proc, "num_handles")())  # noqa: B009 - Windows only
         except psutil.AccessDenied:
             if proc.pid not in self._warned_access:
                 if len(self._warned_access) > 1024:

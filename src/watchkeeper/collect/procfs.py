@@ -12,12 +12,29 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-__all__ = ["Loadavg", "MountEntry", "ProcStat", "read_file", "read_loadavg", "read_mountinfo",
-           "read_stat"]
+__all__ = [
+    "Loadavg",
+    "MountEntry",
+    "ProcStat",
+    "read_file",
+    "read_loadavg",
+    "read_mountinfo",
+    "read_stat",
+]
 
 #: Field order of the ``cpu`` lines of /proc/stat (man 5 proc).
-CPU_FIELDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal", "guest",
-              "guest_nice")
+CPU_FIELDS = (
+    "user",
+    "nice",
+    "system",
+    "idle",
+    "iowait",
+    "irq",
+    "softirq",
+    "steal",
+    "guest",
+    "guest_nice",
+)
 
 _TICKS_PER_SECOND = float(os.sysconf("SC_CLK_TCK")) if hasattr(os, "sysconf") else 100.0
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from watchkeeper.collect.base import Collector
-from watchkeeper.config.collectors import CollectorsConfig, HostConfig, ProcessConfig
+from watchkeeper.config.collectors import CollectorsConfig, HostConfig
 
 __all__ = ["build_collectors"]
 

@@ -44,6 +44,14 @@ def reason(exc: BaseException, target: str) -> str:
     """A short description of why talking to ``target`` failed."""
     if isinstance(exc, CollectionError):
         return str(exc)
+    # Client libraries (httpx, kombu) wrap the socket error: the cause says more.
+    cause = exc.__cause__ or exc.__context__
+    depth = 0
+    while cause is not None and depth < 5:
+        if isinstance(cause, OSError | ssl.SSLError) and not isinstance(exc, OSError):
+            return reason(cause, target)
+        cause = cause.__cause__ or cause.__context__
+        depth += 1
     if isinstance(exc, ConnectionRefusedError):
         return f"connection refused to {target}"
     if isinstance(exc, TimeoutError | socket.timeout):

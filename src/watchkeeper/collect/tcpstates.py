@@ -14,6 +14,7 @@ then psutil on other systems.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 import struct
@@ -109,10 +110,9 @@ class TcpStateCounter:
             except OSError:
                 self._use_procfs = False
             else:
-                try:
+                # IPv6 disabled or hidden: the IPv4 counts still stand.
+                with contextlib.suppress(OSError):
                     _count_procfs("/proc/net/tcp6", counts)
-                except OSError:
-                    pass  # IPv6 disabled or hidden: the IPv4 counts still stand.
                 return counts
         _count_psutil(counts)
         return counts

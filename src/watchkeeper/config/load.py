@@ -157,7 +157,8 @@ def _describe(
     secret_nodes: set[int],
 ) -> list[str]:
     errors = [
-        (tuple(p for p in e["loc"] if not _is_union_tag(p)), e) for e in exc.errors(include_url=False)
+        (tuple(p for p in e["loc"] if not _is_union_tag(p)), e)
+        for e in exc.errors(include_url=False)
     ]
     # A union (e.g. `str | ProcessConfig`) reports a failure per branch; the
     # branch that got deepest into the value is the one the user meant.

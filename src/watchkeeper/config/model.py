@@ -20,7 +20,7 @@ LogLevel = Literal["debug", "info", "warning", "error", "critical"]
 
 
 def default_data_dir() -> Path:
-    """``$WATCHKEEPER_DATA_DIR``, else ``$XDG_DATA_HOME/watchkeeper``, else ``~/.local/share/watchkeeper``.
+    """``$WATCHKEEPER_DATA_DIR``, else ``$XDG_DATA_HOME/watchkeeper``, else the XDG default.
 
     Fixed rather than relative to the working directory so that
     ``watchkeeper query`` in any shell finds what ``watchkeeper run`` stores.

@@ -175,7 +175,9 @@ class CeleryConfig(CollectorConfig, _Named):
     def _supported_broker(cls, value: SecretStr) -> SecretStr:
         scheme = urlsplit(value.get_secret_value()).scheme
         if scheme not in {"redis", "rediss", "amqp", "amqps", "pyamqp"}:
-            raise ValueError(f"unsupported broker scheme {scheme!r}: use redis://, rediss:// or amqp://")
+            raise ValueError(
+                f"unsupported broker scheme {scheme!r}: use redis://, rediss:// or amqp://"
+            )
         return value
 
 
@@ -249,7 +251,9 @@ class ProbeConfig(CollectorConfig, _Named):
         if self.type == "http":
             scheme = urlsplit(self.target).scheme
             if scheme not in {"http", "https"}:
-                raise ValueError(f"http probe {self.name!r}: url must start with http:// or https://")
+                raise ValueError(
+                    f"http probe {self.name!r}: url must start with http:// or https://"
+                )
         elif self.type in {"tcp", "tls"}:
             host, _, port = self.target.rpartition(":")
             if not host or not port.isdigit():

@@ -12,6 +12,7 @@ import logging
 import signal
 import time
 from collections.abc import Mapping, Sequence
+from functools import partial
 
 from watchkeeper.collect.base import Collector
 from watchkeeper.runtime.scheduler import CollectorTask
@@ -117,7 +118,7 @@ class Runner:
         for c in self.collectors:
             try:
                 c.close()
-            except Exception as exc:  # noqa: BLE001 - closing must not stop the others
+            except Exception as exc:
                 log.warning("closing collector %s failed: %s", c.name, exc)
         self.store.close()
         log.info(
@@ -140,8 +141,8 @@ class Runner:
         while not stop.is_set():
             cutoff = int((time.time() - self.retention_s) * 1000)
             try:
-                deleted = await self.writer.call(lambda: self.store.delete_before(cutoff))
-            except Exception as exc:  # noqa: BLE001 - retry at the next check
+                deleted = await self.writer.call(partial(self.store.delete_before, cutoff))
+            except Exception as exc:
                 log.error("retention failed: %s", exc)
             else:
                 self.stats.retention_deleted += deleted
@@ -157,4 +158,3 @@ async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
 
 def _iso(ms: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ms / 1000))
-

@@ -49,7 +49,7 @@ def run_in_daemon_thread(fn: Callable[[], T]) -> asyncio.Future[T]:
         try:
             result: T | None = fn()
             error: BaseException | None = None
-        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting task
+        except BaseException as exc:
             result, error = None, exc
         # The loop may be gone: an abandoned call finishing after shutdown.
         with contextlib.suppress(RuntimeError):
@@ -119,7 +119,7 @@ class CollectorTask:
                 error = f"timed out after {c.timeout:g}s"
                 if isinstance(c, AsyncCollector) and self._inflight is not None:
                     self._inflight.cancel()  # coroutines can be stopped; threads cannot
-            except Exception as exc:  # noqa: BLE001 - a collector may raise anything
+            except Exception as exc:
                 error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         duration = time.perf_counter() - started
         checked = check_samples(result, ts)
@@ -170,7 +170,12 @@ class CollectorTask:
         st.rejected += rejected
         st.up = error is None
         if error is None:
-            log.debug("collected %d samples from %s in %.1f ms", kept, self.collector.name, duration * 1000)
+            log.debug(
+                "collected %d samples from %s in %.1f ms",
+                kept,
+                self.collector.name,
+                duration * 1000,
+            )
             st.last_success_ms = ts
             st.last_error = None
             if self._error_logged:
@@ -180,7 +185,10 @@ class CollectorTask:
             st.failures += 1
             st.last_error = error
             # Log every failure at first, then once a minute-ish while it persists.
-            if not self._error_logged or st.failures % max(1, int(60 / self.collector.interval)) == 0:
+            if (
+                not self._error_logged
+                or st.failures % max(1, int(60 / self.collector.interval)) == 0
+            ):
                 log.error(
                     "collector %s failed: %s",
                     self.collector.name,

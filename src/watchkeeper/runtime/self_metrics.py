@@ -22,7 +22,11 @@ __all__ = ["SelfCollector"]
 
 class SelfCollector(SyncCollector):
     metrics = (
-        gauge("watchkeeper_collector_up", "1 if the collector's last collection succeeded.", labels=("collector",)),
+        gauge(
+            "watchkeeper_collector_up",
+            "1 if the collector's last collection succeeded.",
+            labels=("collector",),
+        ),
         gauge(
             "watchkeeper_collection_duration_seconds",
             "Duration of the collector's last collection.",
@@ -30,22 +34,54 @@ class SelfCollector(SyncCollector):
             ("collector",),
         ),
         counter("watchkeeper_collections_total", "Collections attempted.", labels=("collector",)),
-        counter("watchkeeper_collection_failures_total", "Collections that failed.", labels=("collector",)),
-        counter("watchkeeper_samples_collected_total", "Samples kept from collections.", labels=("collector",)),
-        counter("watchkeeper_samples_rejected_total", "Invalid samples dropped.", labels=("collector",)),
+        counter(
+            "watchkeeper_collection_failures_total",
+            "Collections that failed.",
+            labels=("collector",),
+        ),
+        counter(
+            "watchkeeper_samples_collected_total",
+            "Samples kept from collections.",
+            labels=("collector",),
+        ),
+        counter(
+            "watchkeeper_samples_rejected_total", "Invalid samples dropped.", labels=("collector",)
+        ),
         counter("watchkeeper_samples_written_total", "Samples written to the store."),
-        counter("watchkeeper_samples_dropped_total", "Samples dropped because the store backlog was full."),
-        counter("watchkeeper_store_write_errors_total", "Failed store writes (samples kept and retried)."),
-        gauge("watchkeeper_store_write_duration_seconds", "Duration of the last batch write.", "seconds"),
+        counter(
+            "watchkeeper_samples_dropped_total",
+            "Samples dropped because the store backlog was full.",
+        ),
+        counter(
+            "watchkeeper_store_write_errors_total",
+            "Failed store writes (samples kept and retried).",
+        ),
+        gauge(
+            "watchkeeper_store_write_duration_seconds",
+            "Duration of the last batch write.",
+            "seconds",
+        ),
         gauge("watchkeeper_buffered_samples", "Samples waiting to be written."),
-        gauge("watchkeeper_loop_lag_seconds", "Worst event-loop lag since the last collection.", "seconds"),
-        gauge("watchkeeper_resident_memory_bytes", "Resident memory of the watchkeeper process.", "bytes"),
-        counter("watchkeeper_cpu_seconds_total", "CPU time used by the watchkeeper process.", "seconds"),
+        gauge(
+            "watchkeeper_loop_lag_seconds",
+            "Worst event-loop lag since the last collection.",
+            "seconds",
+        ),
+        gauge(
+            "watchkeeper_resident_memory_bytes",
+            "Resident memory of the watchkeeper process.",
+            "bytes",
+        ),
+        counter(
+            "watchkeeper_cpu_seconds_total", "CPU time used by the watchkeeper process.", "seconds"
+        ),
         gauge("watchkeeper_start_time_seconds", "When the process started (Unix time).", "seconds"),
         gauge("watchkeeper_build_info", "Version information.", labels=("version", "python")),
     )
 
-    def __init__(self, stats: RuntimeStats, *, interval: float = 10.0, timeout: float | None = None):
+    def __init__(
+        self, stats: RuntimeStats, *, interval: float = 10.0, timeout: float | None = None
+    ):
         super().__init__("self", interval=interval, timeout=timeout)
         self.stats = stats
         self._proc = psutil.Process()

@@ -35,7 +35,9 @@ def check_samples(result: object, now_ms: int) -> Checked:
         problem = _problem(item, now_ms)
         if problem is None:
             assert isinstance(item, Sample)
-            out.samples.append(item if type(item.value) is float else item._replace(value=float(item.value)))
+            out.samples.append(
+                item if type(item.value) is float else item._replace(value=float(item.value))
+            )
             continue
         out.rejected += 1
         if out.problem is None:

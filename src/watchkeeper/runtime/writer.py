@@ -58,7 +58,9 @@ class BatchWriter:
             dropped = self._buffer.popleft()
             self._buffered -= len(dropped)
             self.stats.samples_dropped += len(dropped)
-            log.warning("store backlog over %d samples: dropped %d oldest", self.max_buffered, len(dropped))
+            log.warning(
+                "store backlog over %d samples: dropped %d oldest", self.max_buffered, len(dropped)
+            )
         self.stats.buffered = self._buffered
         if self._buffered >= self.batch_size:
             self._full.set()
@@ -78,7 +80,9 @@ class BatchWriter:
             stop_wait = asyncio.ensure_future(stop.wait())
             full_wait = asyncio.ensure_future(self._full.wait())
             try:
-                await asyncio.wait({stop_wait, full_wait}, timeout=wait, return_when="FIRST_COMPLETED")
+                await asyncio.wait(
+                    {stop_wait, full_wait}, timeout=wait, return_when="FIRST_COMPLETED"
+                )
             finally:
                 stop_wait.cancel()
                 full_wait.cancel()
@@ -94,7 +98,7 @@ class BatchWriter:
             started = time.perf_counter()
             try:
                 written = await self.call(lambda b=batch: self.store.append(b))  # type: ignore[misc]
-            except Exception as exc:  # noqa: BLE001 - the store may fail in any way
+            except Exception as exc:
                 self._requeue(batch)
                 self.stats.write_errors += 1
                 self._backoff = min(30.0, max(1.0, self._backoff * 2))

@@ -20,7 +20,6 @@ __all__ = ["WalCorruptError", "decode_record", "encode_record"]
 
 _HEAD = struct.Struct("<BI")  # version, n
 _VERSION = 1
-_compressor = zstandard.ZstdCompressor(level=1)
 
 
 class WalCorruptError(ValueError):
@@ -31,7 +30,6 @@ def encode_record(
     refs: npt.NDArray[np.int32], ts: npt.NDArray[np.int64], vals: npt.NDArray[np.float64]
 ) -> bytes:
     n = int(ts.shape[0])
-    # Timestamps relative to the batch's first, so that zstd sees small numbers.
     body = b"".join(
         (
             refs.astype("<i4", copy=False).tobytes(),
