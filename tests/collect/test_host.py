@@ -20,7 +20,7 @@ import psutil
 import pytest
 
 from conftest import require_tool
-from watchkeeper.collect import filesystems, procfs
+from watchkeeper.collect import procfs
 from watchkeeper.collect.filesystems import DEFAULT_EXCLUDE_MOUNTPOINTS, FilesystemWatcher, Mount
 from watchkeeper.collect.host import HostCollector, ProcessMatch
 from watchkeeper.collect.tcpstates import TCP_STATES, TcpStateCounter
@@ -337,7 +337,7 @@ def test_excluded_mountpoint_disappears() -> None:
 
 def test_excluded_fstype_disappears() -> None:
     root_fstype = next(
-        s.labels.get("fstype", "")
+        str(s.labels.get("fstype"))
         for s in HostCollector().collect(now_ms())
         if s.name == "host_disk_size_bytes" and s.labels.get("mountpoint") == "/"
     )
@@ -405,7 +405,7 @@ def test_network_filesystem_that_hangs_is_skipped_not_waited_for(
             release.wait(30)  # a dead NFS server
         return real_statvfs(path)
 
-    monkeypatch.setattr(filesystems.os, "statvfs", statvfs)
+    monkeypatch.setattr(os, "statvfs", statvfs)  # as a hung NFS server makes it
     watcher = FilesystemWatcher(exclude_fstypes=(), exclude_mountpoints=(), stat_timeout=0.2)
     dead = Mount("server:/export", str(tmp_path), "nfs4")
     local = Mount("/dev/vda", "/", "ext4")

@@ -48,7 +48,7 @@ def reason(exc: BaseException, target: str) -> str:
     cause = exc.__cause__ or exc.__context__
     depth = 0
     while cause is not None and depth < 5:
-        if isinstance(cause, OSError | ssl.SSLError) and not isinstance(exc, OSError):
+        if isinstance(cause, OSError) and (cause.errno or isinstance(cause, TimeoutError)):
             return reason(cause, target)
         cause = cause.__cause__ or cause.__context__
         depth += 1
@@ -62,12 +62,16 @@ def reason(exc: BaseException, target: str) -> str:
         return f"TLS error with {target}: {exc.reason or exc}"
     if isinstance(exc, OSError) and exc.errno in (errno.ECONNRESET, errno.EPIPE):
         return f"connection to {target} was reset"
-    text = " ".join(str(exc).split())
+    args = getattr(exc, "args", ())
+    if len(args) == 2 and isinstance(args[0], int) and isinstance(args[1], str):
+        text = args[1]  # PyMySQL: (code, message)
+    else:
+        text = " ".join(str(exc).split())
     for pattern, template in _PATTERNS:
         match = pattern.search(text)
         if match:
             if template is None:
                 return f"{match.group(0).rstrip('. ')} ({target})"
             return template.format(target=target)
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    first = text.strip() or type(exc).__name__
     return f"{first} ({target})"

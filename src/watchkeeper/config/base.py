@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
@@ -9,7 +10,7 @@ from pydantic_core import PydanticCustomError
 
 from watchkeeper.config.duration import Duration
 
-__all__ = ["CollectorConfig", "Interval", "StrictModel", "Timeout"]
+__all__ = ["CollectorConfig", "Interval", "Regex", "StrictModel", "Timeout"]
 
 
 class StrictModel(BaseModel):
@@ -39,6 +40,22 @@ def _between(low: float, high: float) -> AfterValidator:
 Interval = Annotated[Duration, _between(1, 3600)]
 #: A timeout in seconds: 10 ms to 10 min.
 Timeout = Annotated[Duration, _between(0.01, 600)]
+
+
+def _regex(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise PydanticCustomError(
+            "regex",
+            "invalid regular expression '{pattern}': {reason}",
+            {"pattern": value, "reason": str(exc)},
+        ) from None
+    return value
+
+
+#: A regular expression, checked when the configuration is loaded.
+Regex = Annotated[str, AfterValidator(_regex)]
 
 
 class CollectorConfig(StrictModel):

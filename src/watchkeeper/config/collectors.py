@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from watchkeeper.config.base import CollectorConfig, StrictModel
+from watchkeeper.config.base import CollectorConfig, Regex, StrictModel
 
 __all__ = ["CollectorsConfig", "HostConfig", "ProcessConfig", "SelfConfig"]
 
@@ -21,7 +21,7 @@ class ProcessConfig(StrictModel):
     #: Process name or basename of argv[0]; defaults to ``name``.
     match: str | None = None
     #: Optional regular expression searched in the full command line.
-    cmdline: str | None = None
+    cmdline: Regex | None = None
 
 
 class HostConfig(CollectorConfig):
@@ -33,11 +33,11 @@ class HostConfig(CollectorConfig):
     #: Filesystem types to skip (added to the built-in pseudo filesystems).
     exclude_fstypes: list[str] | None = None
     #: Regular expressions of mount points to skip.
-    exclude_mountpoints: list[str] | None = None
+    exclude_mountpoints: list[Regex] | None = None
     #: Regular expressions of block devices to skip for I/O counters.
-    exclude_devices: list[str] | None = None
+    exclude_devices: list[Regex] | None = None
     #: Regular expressions of network interfaces to skip.
-    exclude_interfaces: list[str] | None = None
+    exclude_interfaces: list[Regex] | None = None
 
 
 class SelfConfig(CollectorConfig):

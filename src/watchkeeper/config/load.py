@@ -26,6 +26,8 @@ from watchkeeper.config.model import Config
 __all__ = ["ConfigError", "LoadedConfig", "find_config_file", "load_config", "parse_config"]
 
 DEFAULT_FILE_NAME = "watchkeeper.yml"
+#: Error kinds whose message already says what was given.
+_COMPLETE_MESSAGES = {"out_of_range", "regex"}
 _ENV_REF = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -213,7 +215,7 @@ def _message(
         return "required setting is missing"
     msg = str(error["msg"])
     msg = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
-    if kind == "out_of_range" or "got " in msg:
+    if kind in _COMPLETE_MESSAGES or "got " in msg:
         return msg
     if node is not None and id(node) in secret_nodes:
         return f"{msg}, got a value from the environment (not shown)"

@@ -286,6 +286,14 @@ class SqlQueryConfig(StrictModel):
             raise ValueError(f"invalid query name {value!r}: use letters, digits and _")
         return value
 
+    @field_validator("labels", "values")
+    @classmethod
+    def _column_names(cls, value: list[str]) -> list[str]:
+        for column in value:
+            if not _METRIC_PART.match(column) or column.startswith("__"):
+                raise ValueError(f"invalid column name {column!r}: use letters, digits and _")
+        return value
+
 
 class SqlMetricsConfig(CollectorConfig, _Named):
     """Business metrics: user queries against one database, run read-only."""

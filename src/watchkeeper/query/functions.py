@@ -437,14 +437,11 @@ def _go_expand(template: str, match: re.Match[str]) -> str:
         name = m.group(2) or m.group(3)
         try:
             group = match.group(int(name)) if name.isdigit() else match.group(name)
-        except (IndexError, error_types):
+        except IndexError:  # no such group: Go expands it to ""
             return ""
         return group or ""
 
     return _GROUP_REF.sub(repl, template)
-
-
-error_types = (IndexError, KeyError, re.error)
 
 
 def _label_replace(vec: VBlock, args: list[str]) -> VBlock:

@@ -1,0 +1,137 @@
+"""Configuration of the health checks behind ``/health``, ``/readyz`` and ``watchkeeper health``.
+
+One entry per component, discriminated by ``type``; connection settings
+reuse the collectors' models so a database is described the same way in both
+places.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+
+from watchkeeper.config.base import StrictModel, Timeout
+from watchkeeper.config.duration import Duration
+from watchkeeper.config.services import (
+    MySQLConnection,
+    PostgresConnection,
+    ProbeConfig,
+    RedisConnection,
+)
+
+__all__ = ["CheckConfig", "HealthConfig"]
+
+_COMPONENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+
+
+class _Check(StrictModel):
+    #: The component name: ``/health/<name>`` and the key in the report.
+    name: str
+    #: A failing critical check fails ``/health`` (HTTP 503); others only warn.
+    critical: bool = True
+    #: Defaults to the section's ``timeout``.
+    timeout: Timeout | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, value: str) -> str:
+        if not _COMPONENT.match(value):
+            raise ValueError(f"invalid component name {value!r}: use letters, digits, _ - .")
+        return value
+
+
+class PostgresCheckConfig(_Check, PostgresConnection):
+    type: Literal["postgres"]
+
+
+class MySQLCheckConfig(_Check, MySQLConnection):
+    type: Literal["mysql"]
+
+
+class RedisCheckConfig(_Check, RedisConnection):
+    type: Literal["redis"]
+
+
+class CeleryCheckConfig(_Check):
+    type: Literal["celery"]
+    broker_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
+    #: Fewer workers answering than this fails the check.
+    min_workers: int = Field(1, ge=1)
+
+
+class RabbitMQCheckConfig(_Check):
+    type: Literal["rabbitmq"]
+    url: SecretStr = SecretStr("amqp://guest:guest@127.0.0.1:5672//")
+    #: Queues that must exist; their total depth is the observed value.
+    queues: list[str] = Field(default_factory=list)
+    #: More messages than this in the listed queues warns.
+    warn_messages: int | None = Field(None, ge=0)
+
+
+class DiskCheckConfig(_Check):
+    type: Literal["disk"]
+    path: str = "/"
+    warn_percent: float = Field(85.0, gt=0, le=100)
+    fail_percent: float = Field(95.0, gt=0, le=100)
+
+
+class MemoryCheckConfig(_Check):
+    type: Literal["memory"]
+    warn_percent: float = Field(90.0, gt=0, le=100)
+    fail_percent: float = Field(98.0, gt=0, le=100)
+
+
+class ProbeCheckConfig(_Check):
+    type: Literal["probe"]
+    probe: ProbeConfig
+    #: TLS probes: warn when the certificate expires within this many days.
+    warn_days: float = Field(14.0, ge=0)
+
+
+class CallableCheckConfig(_Check):
+    type: Literal["callable"]
+    #: ``package.module:function``; returns bool, None (pass), a status string or raises.
+    target: str
+
+    @field_validator("target")
+    @classmethod
+    def _module_colon_attr(cls, value: str) -> str:
+        if ":" not in value:
+            raise ValueError(f"expected 'package.module:function', got {value!r}")
+        return value
+
+
+CheckConfig = Annotated[
+    PostgresCheckConfig
+    | MySQLCheckConfig
+    | RedisCheckConfig
+    | CeleryCheckConfig
+    | RabbitMQCheckConfig
+    | DiskCheckConfig
+    | MemoryCheckConfig
+    | ProbeCheckConfig
+    | CallableCheckConfig,
+    Field(discriminator="type"),
+]
+
+
+class HealthConfig(StrictModel):
+    """``health:`` in watchkeeper.yml."""
+
+    #: Results are reused this long, so a load balancer polling every second
+    #: costs the database one query per period, not one per request. 0 disables.
+    cache: Annotated[Duration, Field(ge=0, le=300)] = 5.0
+    #: Default timeout of a check.
+    timeout: Timeout = 2.0
+    checks: list[CheckConfig] = Field(default_factory=list)
+
+    @field_validator("checks")
+    @classmethod
+    def _unique(cls, checks: list[CheckConfig]) -> list[CheckConfig]:
+        names = [c.name for c in checks]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate check names: {', '.join(dupes)}")
+        return checks

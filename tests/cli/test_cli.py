@@ -1,0 +1,166 @@
+"""The command line as a user runs it: real processes, real store, real host."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from watchkeeper.cli.app import app
+from watchkeeper.collect.host import HostCollector
+
+runner = CliRunner()
+
+
+def wk(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "watchkeeper", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "COLUMNS": "200", **(env or {})},
+        check=False,
+    )
+
+
+def test_collect_once_prints_every_host_metric_family(data_dir: Path) -> None:
+    result = runner.invoke(app, ["collect", "--once"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    for meta in HostCollector.metrics:
+        if meta.name.startswith("host_process_"):
+            continue  # only with configured processes; see the next test
+        assert meta.name in result.output, meta.name
+    assert "ok" in result.output
+
+
+def test_collect_once_with_a_watched_process(data_dir: Path) -> None:
+    cfg = data_dir / "wk.yml"
+    cfg.write_text("collectors:\n  host:\n    processes: [python, {name: init, match: nope}]\n")
+    result = runner.invoke(
+        app, ["collect", "--once", "--all", "-c", str(cfg)], env={"COLUMNS": "250"}
+    )
+    assert result.exit_code == 0, result.output
+    assert "host_process_instances{instance" not in result.output  # no global labels in test mode
+    assert 'host_process_instances{name="init"}' in result.output
+    assert 'host_process_resident_memory_bytes{name="python"}' in result.output
+
+
+def test_invalid_regex_in_config_is_a_config_error(data_dir: Path) -> None:
+    cfg = data_dir / "wk.yml"
+    cfg.write_text("collectors:\n  host:\n    exclude_mountpoints: ['^/snap', '(']\n")
+    result = wk("collect", "--once", "-c", str(cfg))
+    assert result.returncode == 2
+    assert result.stderr.startswith(
+        f"{cfg}:3: collectors.host.exclude_mountpoints.1: invalid regular expression '('"
+    )
+
+
+def test_bad_config_exits_2_naming_file_line_and_field(data_dir: Path) -> None:
+    cfg = data_dir / "watchkeeper.yml"
+    cfg.write_text("collectors:\n  host:\n    interval: 0\n")
+    for command in (["run"], ["collect", "--once"], ["status"], ["config", "check"]):
+        result = (
+            wk(*command, "--config", str(cfg))
+            if command != ["config", "check"]
+            else wk("config", "check", str(cfg))
+        )
+        assert result.returncode == 2, (command, result.stdout, result.stderr)
+        out = result.stdout + result.stderr
+        assert f"{cfg}:3: collectors.host.interval: must be between 1 and 3600, got 0" in out
+
+
+def test_init_writes_a_valid_config_and_refuses_to_overwrite(data_dir: Path) -> None:
+    target = data_dir / "watchkeeper.yml"
+    result = runner.invoke(app, ["init", str(target)])
+    assert result.exit_code == 0
+    assert target.read_text().startswith("# watchkeeper.yml")
+    check = runner.invoke(app, ["config", "check", str(target)])
+    assert check.exit_code == 0
+    assert "OK" in check.output
+    again = runner.invoke(app, ["init", str(target)])
+    assert again.exit_code == 1
+
+
+def test_every_command_has_complete_help() -> None:
+    for command in ("run", "collect", "status", "query", "init", "config check"):
+        result = runner.invoke(app, [*command.split(), "--help"], env={"COLUMNS": "200"})
+        assert result.exit_code == 0
+        assert "Usage" in result.output
+        assert len(result.output.splitlines()) > 5
+
+
+@pytest.fixture
+def running(data_dir: Path) -> Iterator[subprocess.Popen[str]]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "watchkeeper", "run", "--interval", "1", "-v"],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "WATCHKEEPER_DATA_DIR": str(data_dir)},
+    )
+    yield proc
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+def _wait_for_line(proc: subprocess.Popen[str], needle: str, lines: list[str]) -> None:
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            break
+        lines.append(line)
+        if needle in line:
+            return
+    raise AssertionError(f"{needle!r} never logged:\n{''.join(lines)}")
+
+
+def test_run_then_query_and_status_from_another_process(
+    running: subprocess.Popen[str], data_dir: Path
+) -> None:
+    lines: list[str] = []
+    _wait_for_line(running, "collected", lines)
+    # The writer flushes at least every second: wait until a reader sees the data.
+    deadline = time.monotonic() + 30
+    while True:
+        query = wk(
+            "query",
+            "host_cpu_usage_percent",
+            "--since",
+            "5m",
+            env={"WATCHKEEPER_DATA_DIR": str(data_dir)},
+        )
+        if query.returncode == 0 or time.monotonic() > deadline:
+            break
+    assert query.returncode == 0, query.stderr
+    assert "host_cpu_usage_percent{instance=" in query.stdout
+    memory = wk("query", "host_memory_usage_percent", env={"WATCHKEEPER_DATA_DIR": str(data_dir)})
+    assert memory.returncode == 0
+    assert "points" in memory.stdout
+    status = wk("status", env={"WATCHKEEPER_DATA_DIR": str(data_dir)})
+    assert "host" in status.stdout
+    assert "up" in status.stdout
+    assert "series" in status.stdout
+
+    running.send_signal(signal.SIGTERM)
+    _, err = running.communicate(timeout=30)
+    assert running.returncode == 0, err
+    assert "watchkeeper stopped" in err
+    assert "NOT written" not in err
+
+
+def test_query_reports_bad_selector_and_no_data(data_dir: Path) -> None:
+    bad = wk("query", "host_cpu{", env={"WATCHKEEPER_DATA_DIR": str(data_dir)})
+    assert bad.returncode == 2
+    assert "invalid selector" in bad.stderr
+    missing = wk("query", "host_cpu_usage_percent", env={"WATCHKEEPER_DATA_DIR": str(data_dir)})
+    assert missing.returncode == 1
+    assert "no data yet" in missing.stderr
