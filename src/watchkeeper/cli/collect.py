@@ -6,11 +6,9 @@ import asyncio
 import math
 from collections import defaultdict
 from functools import partial
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from watchkeeper.cli.common import ConfigOption, load_or_exit
 from watchkeeper.cli.render import format_value
@@ -18,6 +16,9 @@ from watchkeeper.collect.registry import build_collectors
 from watchkeeper.model import Sample
 from watchkeeper.runtime.scheduler import CollectorTask
 from watchkeeper.runtime.stats import RuntimeStats
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 __all__ = ["collect_command"]
 
@@ -54,6 +55,9 @@ def collect_command(
         for c in collectors:
             c.close()
 
+    from rich.console import Console
+    from rich.table import Table
+
     console = Console()
     summary = Table(title="Collectors", title_justify="left")
     for col in ("collector", "status", "duration", "samples", "error"):
@@ -78,6 +82,8 @@ def collect_command(
 
 
 def _samples_table(collector: str, samples: list[Sample], show_all: bool) -> Table:
+    from rich.table import Table
+
     table = Table(title=f"{collector}: {len(samples)} samples", title_justify="left")
     if show_all:
         table.add_column("series")

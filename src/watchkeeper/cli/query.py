@@ -6,13 +6,10 @@ import time
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from watchkeeper.cli.common import ConfigOption, fail, load_or_exit
 from watchkeeper.cli.render import format_time, format_value, sparkline
 from watchkeeper.config.duration import parse_duration
-from watchkeeper.query.selector import SelectorError, parse_selector
 from watchkeeper.store import open_store
 
 __all__ = ["query_command"]
@@ -46,6 +43,11 @@ def query_command(
     Reads the store directly, so it works while `watchkeeper run` writes.
     Exits 1 when nothing matches.
     """
+    from rich.console import Console
+    from rich.table import Table
+
+    from watchkeeper.query.selector import SelectorError, parse_selector
+
     cfg = load_or_exit(config).config
     try:
         _, matchers = parse_selector(selector)

@@ -9,8 +9,6 @@ from __future__ import annotations
 import time
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from watchkeeper.cli.common import ConfigOption, fail, load_or_exit
 from watchkeeper.cli.render import format_age, format_time
@@ -31,6 +29,9 @@ def status_command(config: ConfigOption = None) -> None:
     Exits 1 when a collector is down or has not reported for three of its
     intervals, so it can be used in scripts.
     """
+    from rich.console import Console
+    from rich.table import Table
+
     cfg = load_or_exit(config).config
     path = cfg.storage.path
     if not path.exists():

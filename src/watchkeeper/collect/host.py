@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
@@ -192,8 +193,10 @@ class HostCollector(SyncCollector):
         self._cpu_before: _CPU_TIMES | None = None
         self._cpu_last: tuple[float, dict[str, float]] = (0.0, {})
         self._cpu_seconds_high: dict[str, float] = {}
-        self._cores_before: list[_CPU_TIMES] = []
-        self._cores_last: list[float] = []
+        self._cores_before: dict[str, _CPU_TIMES] = {}
+        self._cores_last: dict[str, float] = {}
+        # The run loop may start a collection while a timed-out one still runs in its thread.
+        self._busy = threading.Lock()
         self._logical_cpus = os.cpu_count() or 1
         self._physical_cpus = psutil.cpu_count(logical=False)
         self._failing: set[str] = set()
@@ -215,12 +218,23 @@ class HostCollector(SyncCollector):
         return self._processes.matches
 
     def collect(self, now_ms: int) -> list[Sample]:
+        # Deltas and the pid cache are per-instance state: never two collections at once.
+        if not self._busy.acquire(blocking=False):
+            raise RuntimeError("host collector: the previous collection is still running")
+        try:
+            return self._collect(now_ms)
+        finally:
+            self._busy.release()
+
+    def _collect(self, now_ms: int) -> list[Sample]:
         b = SampleBuilder(now_ms)
         failures = 0
         for part, read in self._parts:
+            mark = len(b.samples)
             try:
                 read(b)
             except Exception as exc:
+                del b.samples[mark:]  # all of a source or none of it
                 failures += 1
                 self._note_failure(part, exc)
             else:
@@ -257,13 +271,17 @@ class HostCollector(SyncCollector):
                 self._emit_boot(b, stat.boot_time)
                 return
         per_core = psutil.cpu_times(percpu=True) if self.per_cpu else []
-        self._emit_cpu(b, psutil.cpu_times()._asdict(), [t._asdict() for t in per_core])
+        self._emit_cpu(
+            b, psutil.cpu_times()._asdict(), {str(i): t._asdict() for i, t in enumerate(per_core)}
+        )
         stats = psutil.cpu_stats()
         b.add("host_context_switches_total", stats.ctx_switches)
         b.add("host_interrupts_total", stats.interrupts)
         self._emit_boot(b, psutil.boot_time())
 
-    def _emit_cpu(self, b: SampleBuilder, total: _CPU_TIMES, per_core: list[_CPU_TIMES]) -> None:
+    def _emit_cpu(
+        self, b: SampleBuilder, total: _CPU_TIMES, per_core: dict[str, _CPU_TIMES]
+    ) -> None:
         shares = _busy_percent(total, self._cpu_before)
         if shares is None:  # Asked again within one tick: repeat the last figures.
             shares = self._cpu_last
@@ -282,20 +300,18 @@ class HostCollector(SyncCollector):
                 b.add("host_cpu_seconds_total", value, {"mode": mode})
         if self.per_cpu:
             before, last = self._cores_before, self._cores_last
-            for index, times in enumerate(per_core):
-                core = _busy_percent(times, before[index] if index < len(before) else None)
-                if core is None:
-                    busy = last[index] if index < len(last) else 0.0
-                    per_core[index] = before[index]
+            now: dict[str, _CPU_TIMES] = {}
+            busy_now: dict[str, float] = {}
+            for cpu, times in per_core.items():
+                core = _busy_percent(times, before.get(cpu))
+                if core is None:  # within one tick: keep the older reading and figure
+                    now[cpu], busy = before.get(cpu, times), last.get(cpu, 0.0)
                 else:
-                    busy = core[0]
-                b.add("host_cpu_core_usage_percent", busy, {"cpu": str(index)})
-                if index < len(last):
-                    last[index] = busy
-                else:
-                    last.append(busy)
-            del last[len(per_core) :]
-            self._cores_before = per_core
+                    now[cpu], busy = times, core[0]
+                busy_now[cpu] = busy
+                b.add("host_cpu_core_usage_percent", busy, {"cpu": cpu})
+            # CPUs taken offline drop out; one brought back starts afresh.
+            self._cores_before, self._cores_last = now, busy_now
         if per_core:
             self._logical_cpus = len(per_core)
         b.add("host_cpu_cores", self._logical_cpus, {"type": "logical"})

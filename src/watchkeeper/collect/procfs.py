@@ -64,7 +64,8 @@ class ProcStat:
     """What /proc/stat says, CPU times already in seconds."""
 
     cpu_total: dict[str, float] = field(default_factory=dict)
-    cpu_per_core: list[dict[str, float]] = field(default_factory=list)
+    #: Per online CPU, keyed by its number ("0", "1", ...; gaps where CPUs are offline).
+    cpu_per_core: dict[str, dict[str, float]] = field(default_factory=dict)
     context_switches: int = 0
     interrupts: int = 0
     boot_time: float = 0.0
@@ -88,7 +89,7 @@ def read_stat(path: str = "/proc/stat") -> ProcStat:
             if key == b"cpu":
                 stat.cpu_total = _cpu_times(values)
             else:
-                stat.cpu_per_core.append(_cpu_times(values))
+                stat.cpu_per_core[key[3:].decode("ascii")] = _cpu_times(values)
         elif key == b"intr":
             stat.interrupts = int(rest.lstrip().split(b" ", 1)[0])
         elif key == b"ctxt":

@@ -6,9 +6,21 @@ Each collector kind adds its model here and a field to ``CollectorsConfig``;
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field, field_validator
 
 from watchkeeper.config.base import CollectorConfig, Regex, StrictModel
+from watchkeeper.config.services import (
+    CeleryConfig,
+    MySQLConfig,
+    PostgresConfig,
+    ProbeConfig,
+    RabbitMQConfig,
+    RedisConfig,
+    ScrapeConfig,
+    SqlMetricsConfig,
+)
 
 __all__ = ["CollectorsConfig", "HostConfig", "ProcessConfig", "SelfConfig"]
 
@@ -47,9 +59,36 @@ class SelfConfig(CollectorConfig):
 class CollectorsConfig(StrictModel):
     host: HostConfig = Field(default_factory=HostConfig)
     self_: SelfConfig = Field(default_factory=SelfConfig, alias="self")
+    # Service collectors (issue 6): a list of instances per kind.
+    postgres: list[PostgresConfig] = Field(default_factory=list)
+    mysql: list[MySQLConfig] = Field(default_factory=list)
+    redis: list[RedisConfig] = Field(default_factory=list)
+    celery: list[CeleryConfig] = Field(default_factory=list)
+    rabbitmq: list[RabbitMQConfig] = Field(default_factory=list)
+    probes: list[ProbeConfig] = Field(default_factory=list)
+    sql_metrics: list[SqlMetricsConfig] = Field(default_factory=list)
+    scrape: list[ScrapeConfig] = Field(default_factory=list)
 
     @field_validator("host", "self_", mode="before")
     @classmethod
     def _none_is_default(cls, value: object) -> object:
         # `host:` with nothing under it means "defaults", not "null".
         return {} if value is None else value
+
+    @field_validator(
+        "postgres", "mysql", "redis", "celery", "rabbitmq", "probes", "sql_metrics", "scrape",
+        mode="before",
+    )
+    @classmethod
+    def _list_or_none(cls, value: object) -> object:
+        return [] if value is None else value
+
+    @field_validator("postgres", "mysql", "redis", "celery", "rabbitmq", "probes", "sql_metrics")
+    @classmethod
+    def _unique_names(cls, value: list[Any]) -> list[Any]:
+        # Two instances with one name would make one collector name and mixed series.
+        names = [item.name for item in value]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate names {', '.join(dupes)}: give each instance a name")
+        return value

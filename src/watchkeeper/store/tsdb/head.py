@@ -173,6 +173,13 @@ class Head:
     def release_frozen(self) -> None:
         self.frozen = None
 
+    def thaw(self) -> None:
+        """Undo ``freeze`` after a failed cut: the frozen samples rejoin the head."""
+        if self.frozen is not None and len(self.frozen):
+            self._runs.insert(0, self.frozen)
+        self.frozen = None
+        self._recount()
+
     def drop_before(self, ts_ms: int) -> int:
         """Forget samples older than ``ts_ms``; return how many."""
         dropped = 0

@@ -1,0 +1,930 @@
+"""The time-series engine: head + WAL + compressed chunks + rollups, in one SQLite file.
+
+Prometheus's TSDB design, in Python and numpy:
+
+* ``append`` writes one compressed WAL record per batch (plus any new series)
+  in one SQLite transaction, then adds the batch to the in-memory head. When
+  ``append`` returns, the batch survives ``kill -9``.
+* A maintenance thread *cuts* the head when it spans more than
+  ``chunk_range_ms`` or holds more than ``max_head_samples``: samples older
+  than the cut boundary become per-series raw chunks plus 1 min and 1 h
+  rollup chunks, committed together with the new boundary, and the WAL
+  records wholly before it are deleted. The same thread compacts the chunks
+  of one span into one and enforces retention per resolution, each step in
+  short transactions so that ingest is never blocked for long.
+* Readers in another process (``readonly=True``) replay the WAL records newer
+  than what they have seen, inside the same SQLite snapshot as the chunks
+  they read, so they see exactly what the writer has acknowledged.
+
+Samples older than the head boundary (already cut into chunks) are rejected
+and counted (``rejected_too_old``); within the head, out-of-order samples are
+accepted and duplicates of a (series, timestamp) resolve to the last write.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from watchkeeper.model import Labels, Matcher, Sample
+from watchkeeper.store.base import Series, SeriesData, Store, StoreStats
+from watchkeeper.store.tsdb import db as dbm
+from watchkeeper.store.tsdb.chunks import (
+    RAW,
+    ROLLUP_RESOLUTIONS,
+    SPAN_MS,
+    ChunkRow,
+    cut_rows,
+    decode_raw,
+    decode_rollup,
+    merge_raw_rows,
+    merge_rollup_rows,
+    series_rows,
+)
+from watchkeeper.store.tsdb.codec import ChunkCorruptError, decimal_scale
+from watchkeeper.store.tsdb.head import Head, dedupe_series
+from watchkeeper.store.tsdb.index import SeriesIndex
+from watchkeeper.store.tsdb.rollup import Rollup, compute_rollup, merge_rollups
+from watchkeeper.store.tsdb.wal import WalCorruptError, decode_record, encode_record
+
+__all__ = ["DEFAULT_RETENTION_MS", "CheckReport", "StoreBusyError", "TSDBStore"]
+
+log = logging.getLogger("watchkeeper.store")
+
+I32 = npt.NDArray[np.int32]
+I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
+
+DAY_MS = 86_400_000
+#: Retention per resolution (0 = raw): 15 days raw, 90 days at 1 min, 2 years at 1 h.
+DEFAULT_RETENTION_MS: dict[int, int] = {
+    RAW: 15 * DAY_MS,
+    60_000: 90 * DAY_MS,
+    3_600_000: 730 * DAY_MS,
+}
+_RES_NAMES = {RAW: "raw", 60_000: "1m", 3_600_000: "1h"}
+
+
+class StoreBusyError(RuntimeError):
+    """Another process already writes this store."""
+
+
+@dataclass(frozen=True, slots=True)
+class CheckReport:
+    chunks: int
+    damaged: list[dict[str, object]]
+    wal_records: int
+    wal_damaged: int
+    quarantined: bool
+
+    @property
+    def ok(self) -> bool:
+        return not self.damaged and not self.wal_damaged
+
+
+class TSDBStore(Store):
+    """An embedded time-series engine behind the ``Store`` interface.
+
+    Extra methods beyond the interface: ``append_columns`` (the fast path by
+    series id), ``series_id``, ``read_rollup`` (min/max/sum/count/last per
+    step), ``cut``, ``compact``, ``enforce_retention``, ``check``,
+    ``label_names`` and ``label_values``.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        readonly: bool = False,
+        retention_ms: Mapping[int, int] | None = None,
+        chunk_range_ms: int = 2 * 3_600_000,
+        ooo_window_ms: int = 5 * 60_000,
+        max_head_samples: int = 1_000_000,
+        background: bool = True,
+        compression_level: int = 3,
+        compaction_level: int = 9,
+        maintenance_interval_s: float = 30.0,
+    ) -> None:
+        self.path = Path(path).expanduser()
+        self.readonly = readonly
+        self.retention_ms = dict(DEFAULT_RETENTION_MS)
+        self.retention_ms.update(retention_ms or {})
+        unknown = set(self.retention_ms) - {RAW, *ROLLUP_RESOLUTIONS}
+        if unknown:
+            raise ValueError(f"retention for unknown resolutions {sorted(unknown)} (use 0, 60000, 3600000)")
+        self.chunk_range_ms = chunk_range_ms
+        self.ooo_window_ms = ooo_window_ms
+        self.max_head_samples = max_head_samples
+        self.compression_level = compression_level
+        self.compaction_level = compaction_level
+        self.counters: dict[str, int] = defaultdict(int)
+
+        # Lock order: _maint_lock -> _read_lock -> _write_lock.
+        self._maint_lock = threading.RLock()
+        self._read_lock = threading.RLock()
+        self._write_lock = threading.RLock()
+        self.head = Head()
+        self.index = SeriesIndex()
+        self._ids: dict[tuple[str, Labels], int] = {}
+        self._next_id = 1
+        self._closed = False
+        self._lockfile: IO[bytes] | None = None
+        self._min_valid = -(2**62)  # samples older than this are already in chunks
+        self._deleted_before = -(2**62)
+        self._newest: int | None = None
+        # Reader-side replay state.
+        self._last_seq = 0
+        self._series_epoch = 0
+
+        if not readonly:
+            self._take_writer_lock()
+        try:
+            self._rdb = dbm.connect(self.path, readonly=readonly)
+            if not readonly:
+                self._wdb = dbm.connect(self.path, readonly=False)
+                self._mdb = dbm.connect(self.path, readonly=False)
+        except BaseException:
+            self._release_writer_lock()
+            raise
+        with self._read_lock:
+            self._rdb.execute("BEGIN")
+            try:
+                self._refresh()
+            finally:
+                self._rdb.execute("COMMIT")
+        self._gen = self._max_gen() + 1
+        self._wake = threading.Event()
+        self._maintenance_interval_s = maintenance_interval_s
+        self._last_retention = 0.0
+        self._thread: threading.Thread | None = None
+        if not readonly and background:
+            self._thread = threading.Thread(
+                target=self._maintain, name="watchkeeper-store-maintenance", daemon=True
+            )
+            self._thread.start()
+
+    # -- opening -----------------------------------------------------------
+    def _take_writer_lock(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        handle = open(lock_path, "a+b")  # noqa: SIM115 - held for the store's life
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            raise StoreBusyError(
+                f"{self.path} is being written by another process "
+                "(stop `watchkeeper run`, or open it read-only)"
+            ) from None
+        handle.truncate(0)
+        handle.write(str(os.getpid()).encode())
+        handle.flush()
+        self._lockfile = handle
+
+    def _release_writer_lock(self) -> None:
+        if self._lockfile is not None:
+            fcntl.flock(self._lockfile, fcntl.LOCK_UN)
+            self._lockfile.close()
+            self._lockfile = None
+
+    def _max_gen(self) -> int:
+        row = self._rdb.execute("SELECT max(gen) FROM chunks").fetchone()
+        return int(row[0] or 0)
+
+    def _refresh(self) -> None:
+        """Bring series, head boundary and head up to the snapshot of the open read txn."""
+        db = self._rdb
+        meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+        epoch = int(meta.get("series_epoch", 0))
+        if epoch != self._series_epoch:
+            self.index = SeriesIndex()
+            self._ids.clear()
+            self._series_epoch = epoch
+            self._next_id = 1
+        rows = db.execute(
+            "SELECT id, name, labels FROM series WHERE id >= ? ORDER BY id", (self._next_id,)
+        ).fetchall()
+        for sid, name, text in rows:
+            series = Series(int(sid), name, Labels(json.loads(text)))
+            self.index.add(series)
+            self._ids[(name, series.labels)] = series.id
+            self._next_id = max(self._next_id, series.id + 1)
+        boundary = int(meta.get("head_min_valid", -(2**62)))
+        deleted = int(meta.get("deleted_before", -(2**62)))
+        with self._write_lock:
+            if boundary > self._min_valid or deleted > self._deleted_before:
+                self._min_valid = max(self._min_valid, boundary)
+                self._deleted_before = max(self._deleted_before, deleted)
+                self.head.drop_before(max(self._min_valid, self._deleted_before))
+            floor = max(self._min_valid, self._deleted_before)
+            for seq, data in db.execute(
+                "SELECT seq, data FROM wal WHERE seq > ? ORDER BY seq", (self._last_seq,)
+            ):
+                self._last_seq = int(seq)
+                try:
+                    refs, ts, vals = decode_record(data)
+                except WalCorruptError as exc:
+                    self.counters["wal_damaged"] += 1
+                    log.error("%s: damaged WAL record %s skipped: %s", self.path, seq, exc)
+                    continue
+                keep = ts >= floor
+                if not keep.all():
+                    refs, ts, vals = refs[keep], ts[keep], vals[keep]
+                self.head.add(refs, ts, vals)
+            newest = db.execute("SELECT max(max_t) FROM chunks WHERE res = 0").fetchone()[0]
+            for cand in (newest, self.head.max_t):
+                if cand is not None and (self._newest is None or cand > self._newest):
+                    self._newest = int(cand)
+
+    @contextlib.contextmanager
+    def _snapshot(self) -> Iterator[sqlite3.Connection]:
+        """A consistent view: one read transaction; readers catch up on the WAL first."""
+        with self._read_lock:
+            self._check_open()
+            self._rdb.execute("BEGIN")
+            try:
+                if self.readonly:
+                    self._refresh()
+                yield self._rdb
+            finally:
+                self._rdb.execute("COMMIT")
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError(f"store {self.path} is closed")
+
+    def _check_writable(self) -> None:
+        self._check_open()
+        if self.readonly:
+            raise PermissionError(f"store {self.path} is open read-only")
+
+    # -- writing -----------------------------------------------------------
+    def append(self, samples: Sequence[Sample]) -> int:
+        self._check_writable()
+        if not samples:
+            return 0
+        try:
+            names, labels, stamps, values = zip(*samples, strict=True)
+            ts = np.array(stamps, dtype=np.int64)
+            vals = np.array(values, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"append: samples must be (name, labels, int ms, float): {exc}") from None
+        with self._write_lock:
+            keys = list(zip(names, labels, strict=True))
+            found = list(map(self._ids.get, keys))
+            new: list[Series] = []
+            if None in found:
+                for i, sid in enumerate(found):
+                    if sid is None:
+                        sid = self._ids.get(keys[i])
+                        if sid is None:
+                            sid = self._new_series(*keys[i], new)
+                        found[i] = sid
+            refs = np.array(found, dtype=np.int32)
+            return self._append_locked(refs, ts, vals, new)
+
+    def series_id(self, name: str, labels: Labels) -> int:
+        """The id of a series for ``append_columns``, registering it durably if new."""
+        self._check_writable()
+        with self._write_lock:
+            sid = self._ids.get((name, labels))
+            if sid is not None:
+                return sid
+            new: list[Series] = []
+            sid = self._new_series(name, labels, new)
+            self._commit_wal(None, new)
+            return sid
+
+    def append_columns(self, refs: npt.ArrayLike, ts: npt.ArrayLike, values: npt.ArrayLike) -> int:
+        """Append samples given as columns of series ids, ms timestamps and values.
+
+        The fast path for callers that keep series ids (from ``series_id``):
+        no per-sample Python work at all.
+        """
+        self._check_writable()
+        r = np.asarray(refs, dtype=np.int32)
+        t = np.asarray(ts, dtype=np.int64)
+        v = np.asarray(values, dtype=np.float64)
+        if not (r.shape == t.shape == v.shape) or r.ndim != 1:
+            raise ValueError("append_columns: refs, ts and values must be 1-d and equally long")
+        with self._write_lock:
+            if r.size and (int(r.min()) < 1 or int(r.max()) >= self._next_id):
+                raise ValueError("append_columns: unknown series id (use series_id() first)")
+            return self._append_locked(r, t, v, [])
+
+    def _new_series(self, name: str, labels: Labels, new: list[Series]) -> int:
+        if not isinstance(name, str) or not isinstance(labels, Labels):
+            raise ValueError(f"append: bad series {name!r} {labels!r} (need str and Labels)")
+        sid = self._next_id
+        self._next_id += 1
+        series = Series(sid, name, labels)
+        self._ids[(name, labels)] = sid
+        self.index.add(series)
+        new.append(series)
+        return sid
+
+    def _append_locked(self, refs: I32, ts: I64, vals: F64, new: list[Series]) -> int:
+        floor = max(self._min_valid, self._deleted_before)
+        keep = ts >= floor
+        if not keep.all():
+            self.counters["rejected_too_old"] += int((~keep).sum())
+            refs, ts, vals = refs[keep], ts[keep], vals[keep]
+        record = (refs, ts, vals) if ts.size else None
+        self._commit_wal(record, new)
+        if record is not None:
+            self.head.add(refs, ts, vals)
+            hi = int(ts.max())
+            if self._newest is None or hi > self._newest:
+                self._newest = hi
+            if self._needs_cut():
+                self._wake.set()
+        return int(ts.size)
+
+    def _commit_wal(self, record: tuple[I32, I64, F64] | None, new: list[Series]) -> None:
+        db = self._wdb
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            if new:
+                db.executemany(
+                    "INSERT INTO series (id, name, labels) VALUES (?, ?, ?)",
+                    [
+                        (s.id, s.name, json.dumps(s.labels.as_dict(), sort_keys=True, separators=(",", ":")))
+                        for s in new
+                    ],
+                )
+            if record is not None:
+                db.execute(
+                    "INSERT INTO wal (max_t, data) VALUES (?, ?)",
+                    (int(record[1].max()), encode_record(*record)),
+                )
+            db.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
+            for s in new:  # the rows did not commit: forget them
+                self._ids.pop((s.name, s.labels), None)
+                self.index.remove(s.id)
+            if new:
+                self._next_id = min(s.id for s in new)
+            raise
+
+    # -- head cutting --------------------------------------------------------
+    def _needs_cut(self) -> bool:
+        head = self.head
+        if head.min_t is None or head.max_t is None or head.frozen is not None:
+            return False
+        span = head.max_t - head.min_t
+        return span > self.chunk_range_ms + self.ooo_window_ms or head.samples > self.max_head_samples
+
+    def cut(self, before_ms: int | None = None) -> int:
+        """Cut head samples older than ``before_ms`` into chunks; return how many.
+
+        Without ``before_ms``, the boundary is the newest sample minus the
+        out-of-order window, rounded down to a minute.
+        """
+        self._check_writable()
+        with self._maint_lock:
+            with self._write_lock:
+                head = self.head
+                if head.max_t is None:
+                    return 0
+                if before_ms is None:
+                    before_ms = (head.max_t - self.ooo_window_ms) // 60_000 * 60_000
+                if before_ms <= self._min_valid:
+                    return 0
+                self._min_valid = before_ms
+                frozen = head.freeze(before_ms)
+            gen = self._gen
+            self._gen += 1
+            try:
+                rows = cut_rows(frozen, gen, level=self.compression_level)
+                with self._read_lock:  # readers see head or chunks, never both or neither
+                    db = self._mdb
+                    db.execute("BEGIN IMMEDIATE")
+                    try:
+                        _insert_rows(db, rows)
+                        dbm.set_meta(db, "head_min_valid", before_ms)
+                        db.execute("DELETE FROM wal WHERE max_t < ?", (before_ms,))
+                        db.execute("COMMIT")
+                    except BaseException:
+                        db.execute("ROLLBACK")
+                        raise
+                    with self._write_lock:
+                        head.release_frozen()
+            except BaseException:
+                with self._write_lock:
+                    head.thaw()
+                raise
+            self.counters["cuts"] += 1
+            return len(frozen)
+
+    def flush(self) -> int:
+        """Cut the whole head into chunks (later samples must be newer than all so far)."""
+        head_max = self.head.max_t
+        return 0 if head_max is None else self.cut(head_max + 1)
+
+    # -- compaction ----------------------------------------------------------
+    def compact(self, *, flush: bool = False, vacuum: bool = False) -> dict[str, int]:
+        """Merge the chunks of each series and span into one; optionally flush the head.
+
+        Works in batches of series, each in its own short transaction, so that
+        ingest (which needs SQLite's write lock for its WAL records) keeps going.
+        """
+        self._check_writable()
+        merged = written = 0
+        with self._maint_lock:
+            if flush:
+                self.flush()
+            groups: dict[tuple[int, int, int], list[ChunkRow]] = defaultdict(list)
+            params = (SPAN_MS[RAW], SPAN_MS[60_000], SPAN_MS[3_600_000])
+            candidates = self._mdb.execute(
+                "SELECT res, series_id, min_t / (CASE res WHEN 0 THEN ? WHEN 60000 THEN ? ELSE ? END) AS span"
+                " FROM chunks GROUP BY res, series_id, span HAVING count(*) > 1",
+                params,
+            ).fetchall()
+            for start in range(0, len(candidates), 500):
+                batch = candidates[start : start + 500]
+                groups.clear()
+                for res, sid, span in batch:
+                    lo = int(span) * SPAN_MS[res]
+                    for row in self._mdb.execute(
+                        "SELECT res, series_id, min_t, gen, max_t, n, data FROM chunks"
+                        " WHERE res = ? AND series_id = ? AND min_t >= ? AND min_t < ?",
+                        (res, sid, lo, lo + SPAN_MS[res]),
+                    ):
+                        groups[(res, sid, int(span))].append(ChunkRow(*row))
+                gen = self._gen
+                self._gen += 1
+                old: list[ChunkRow] = []
+                new: list[ChunkRow] = []
+                for (res, _sid, _span), rows in groups.items():
+                    try:
+                        if res == RAW:
+                            out = merge_raw_rows(rows, gen, self.compaction_level)
+                        else:
+                            out = merge_rollup_rows(rows, gen, self.compaction_level)
+                    except ChunkCorruptError as exc:
+                        log.error("%s: compaction skipped a damaged group: %s", self.path, exc)
+                        self.counters["compaction_damaged"] += 1
+                        continue
+                    old.extend(rows)
+                    new.extend(out)
+                with self._read_lock:
+                    db = self._mdb
+                    db.execute("BEGIN IMMEDIATE")
+                    try:
+                        db.executemany(
+                            "DELETE FROM chunks WHERE res = ? AND series_id = ? AND min_t = ? AND gen = ?",
+                            [r.key() for r in old],
+                        )
+                        _insert_rows(db, new)
+                        db.execute("COMMIT")
+                    except BaseException:
+                        db.execute("ROLLBACK")
+                        raise
+                merged += len(old)
+                written += len(new)
+            if vacuum:
+                self.vacuum()
+        self.counters["compactions"] += 1
+        return {"chunks_merged": merged, "chunks_written": written}
+
+    def vacuum(self) -> None:
+        """Give free pages back to the file system and fold SQLite's WAL into the file."""
+        self._check_writable()
+        with self._maint_lock, self._read_lock:
+            self._mdb.execute("PRAGMA incremental_vacuum").fetchall()  # one page per row stepped
+            self._mdb.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+
+    # -- retention -------------------------------------------------------------
+    def enforce_retention(self, now_ms: int | None = None) -> dict[str, int]:
+        """Drop chunks past each resolution's retention; return chunks dropped per resolution.
+
+        ``now_ms`` defaults to the newest sample stored (so that a backfill or a
+        clock jump never wipes data). Chunk-granular: a chunk goes when its
+        newest point is older than the retention.
+        """
+        self._check_writable()
+        now = self._newest if now_ms is None else now_ms
+        dropped: dict[str, int] = {}
+        if now is None:
+            return dropped
+        with self._maint_lock:
+            for res, keep_ms in sorted(self.retention_ms.items()):
+                cutoff = now - keep_ms
+                total = 0
+                while True:  # small transactions: ingest only ever waits for one of them
+                    with self._read_lock:
+                        db = self._mdb
+                        db.execute("BEGIN IMMEDIATE")
+                        try:
+                            cur = db.execute(
+                                "DELETE FROM chunks WHERE (res, series_id, min_t, gen) IN"
+                                " (SELECT res, series_id, min_t, gen FROM chunks"
+                                "  WHERE res = ? AND max_t < ? LIMIT 2000)",
+                                (res, cutoff),
+                            )
+                            db.execute("COMMIT")
+                        except BaseException:
+                            db.execute("ROLLBACK")
+                            raise
+                    total += max(cur.rowcount, 0)
+                    if cur.rowcount < 2000:
+                        break
+                dropped[_RES_NAMES[res]] = total
+            self._gc_series()
+        return dropped
+
+    def _gc_series(self) -> int:
+        """Forget series with no data at any resolution, so ``select`` stays honest."""
+        rows = self._mdb.execute(
+            "SELECT id FROM series WHERE NOT EXISTS"
+            " (SELECT 1 FROM chunks WHERE res IN (0, 60000, 3600000) AND series_id = series.id)"
+        ).fetchall()
+        if not rows:
+            return 0
+        with self._read_lock, self._write_lock:
+            live = set(self.head.refs().tolist())
+            gone = [int(r[0]) for r in rows if int(r[0]) not in live]
+            if not gone:
+                return 0
+            db = self._mdb
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.executemany("DELETE FROM series WHERE id = ?", [(i,) for i in gone])
+                epoch = (dbm.get_meta(db, "series_epoch") or 0) + 1
+                dbm.set_meta(db, "series_epoch", epoch)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            self._series_epoch = epoch
+            for sid in gone:
+                series = self.index.by_id.get(sid)
+                if series is not None:
+                    self._ids.pop((series.name, series.labels), None)
+                self.index.remove(sid)
+        return len(gone)
+
+    def delete_before(self, ts_ms: int) -> int:
+        self._check_writable()
+        deleted = 0
+        with self._maint_lock:
+            db = self._mdb
+            rows = [
+                ChunkRow(*r)
+                for r in db.execute(
+                    "SELECT res, series_id, min_t, gen, max_t, n, data FROM chunks"
+                    " WHERE res = 0 AND min_t < ?",
+                    (ts_ms,),
+                )
+            ]
+            gen = self._gen
+            self._gen += 1
+            replace: list[ChunkRow] = []
+            for row in rows:
+                if row.max_t < ts_ms:
+                    deleted += row.n
+                    continue
+                try:
+                    ts, vals = decode_raw(row.data)
+                except ChunkCorruptError:
+                    continue  # left for `check` to quarantine
+                keep = ts >= ts_ms
+                deleted += int((~keep).sum())
+                if not keep.any():
+                    continue
+                replace.extend(
+                    series_rows(
+                        row.series_id, ts[keep], vals[keep], gen,
+                        level=self.compaction_level, rollups=False,
+                    )
+                )
+            with self._read_lock, self._write_lock:
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    # Every chunk starting before ts_ms goes; the straddling ones come back trimmed.
+                    db.executemany(
+                        "DELETE FROM chunks WHERE res = ? AND series_id = ? AND min_t = ? AND gen = ?",
+                        [r.key() for r in rows],
+                    )
+                    _insert_rows(db, replace)
+                    self._deleted_before = max(self._deleted_before, ts_ms)
+                    dbm.set_meta(db, "deleted_before", self._deleted_before)
+                    db.execute("COMMIT")
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+                deleted += self.head.drop_before(ts_ms)
+            self._gc_series()
+        return deleted
+
+    # -- maintenance thread ------------------------------------------------------
+    def _maintain(self) -> None:
+        while not self._closed:
+            self._wake.wait(self._maintenance_interval_s)
+            self._wake.clear()
+            if self._closed:
+                return
+            try:
+                self.run_maintenance()
+            except Exception:
+                log.exception("%s: store maintenance failed (will retry)", self.path)
+
+    def run_maintenance(self) -> None:
+        """One round: cut if due, compact what the cut produced, retention every few minutes."""
+        with self._write_lock:
+            due = self._needs_cut()
+        if due:
+            self.cut()
+            self.compact()
+        if time.monotonic() - self._last_retention > 300:
+            self._last_retention = time.monotonic()
+            self.enforce_retention()
+
+    # -- reading -----------------------------------------------------------------
+    def select(self, matchers: Sequence[Matcher]) -> list[Series]:
+        if self.readonly:
+            with self._snapshot():
+                return self.index.select(matchers)
+        with self._write_lock:
+            return self.index.select(matchers)
+
+    def label_names(self) -> list[str]:
+        with self._snapshot():
+            return self.index.label_names()
+
+    def label_values(self, name: str) -> list[str]:
+        with self._snapshot():
+            return self.index.label_values(name)
+
+    def resolution_for(self, min_step_ms: int) -> int:
+        """The coarsest resolution whose step still fits ``min_step_ms`` (0 = raw)."""
+        best = RAW
+        for res in ROLLUP_RESOLUTIONS:
+            if res <= min_step_ms:
+                best = res
+        return best
+
+    def read_range(
+        self,
+        matchers: Sequence[Matcher],
+        start_ms: int,
+        end_ms: int,
+        *,
+        min_step_ms: int = 0,
+    ) -> list[SeriesData]:
+        """Raw points, or with ``min_step_ms`` >= 1 min the rollups' ``last`` per step.
+
+        A rollup point carries its step's start as timestamp and the last
+        value seen in that step (what an instant query at that step would
+        see, and what counter rates need).
+        """
+        res = self.resolution_for(min_step_ms)
+        out: list[SeriesData] = []
+        if res != RAW:
+            for series, r in self.read_rollup(matchers, start_ms, end_ms, res):
+                out.append(SeriesData(series, r.t, r.last))
+            return out
+        with self._snapshot() as db:
+            for series in self.index.select(matchers):
+                ts, vals = self._read_raw(db, series.id, start_ms, end_ms)
+                if ts.size:
+                    out.append(SeriesData(series, ts, vals))
+        return out
+
+    def _read_raw(self, db: sqlite3.Connection, sid: int, start: int, end: int) -> tuple[I64, F64]:
+        with self._write_lock:
+            head_part = self.head.read(sid, start, end)
+        span = SPAN_MS[RAW]
+        parts: list[tuple[I64, F64]] = []
+        for min_t, gen, data in db.execute(
+            "SELECT min_t, gen, data FROM chunks WHERE res = 0 AND series_id = ?"
+            " AND min_t >= ? AND min_t <= ? AND max_t >= ? ORDER BY gen",
+            (sid, start - start % span, end, start),
+        ):
+            try:
+                ts, vals = decode_raw(data)
+            except ChunkCorruptError as exc:
+                self._damaged(RAW, sid, min_t, gen, exc)
+                continue
+            if ts[0] < start or ts[-1] > end:
+                lo = int(np.searchsorted(ts, start, "left"))
+                hi = int(np.searchsorted(ts, end, "right"))
+                ts, vals = ts[lo:hi], vals[lo:hi]
+            parts.append((ts, vals))
+        if head_part[0].size:
+            parts.append(head_part)
+        if not parts:
+            return np.zeros(0, np.int64), np.zeros(0, np.float64)
+        if len(parts) == 1:
+            return parts[0]
+        ts = np.concatenate([p[0] for p in parts])
+        vals = np.concatenate([p[1] for p in parts])
+        return dedupe_series(ts, vals)
+
+    def read_rollup(
+        self, matchers: Sequence[Matcher], start_ms: int, end_ms: int, res_ms: int
+    ) -> list[tuple[Series, Rollup]]:
+        """Min, max, sum, count and last per ``res_ms`` step (60,000 or 3,600,000).
+
+        Steps are aligned to multiples of ``res_ms``; the step containing
+        ``start_ms`` is included whole. Recent samples still in the head are
+        rolled up on the fly.
+        """
+        if res_ms not in ROLLUP_RESOLUTIONS:
+            raise ValueError(f"no rollups at {res_ms} ms (have {ROLLUP_RESOLUTIONS})")
+        start = start_ms - start_ms % res_ms
+        span = SPAN_MS[res_ms]
+        out: list[tuple[Series, Rollup]] = []
+        with self._snapshot() as db:
+            for series in self.index.select(matchers):
+                with self._write_lock:
+                    hts, hvals = self.head.read(series.id, start, end_ms)
+                parts: list[Rollup] = []
+                for min_t, gen, data in db.execute(
+                    "SELECT min_t, gen, data FROM chunks WHERE res = ? AND series_id = ?"
+                    " AND min_t >= ? AND min_t <= ? AND max_t >= ? ORDER BY gen",
+                    (res_ms, series.id, start - start % span, end_ms, start),
+                ):
+                    try:
+                        parts.append(decode_rollup(data))
+                    except ChunkCorruptError as exc:
+                        self._damaged(res_ms, series.id, min_t, gen, exc)
+                if hts.size:
+                    parts.append(compute_rollup(hts, hvals, res_ms, decimal_scale(hvals)))
+                r = merge_rollups(parts).slice(start, end_ms)
+                if len(r):
+                    out.append((series, r))
+        return out
+
+    def _damaged(self, res: int, sid: int, min_t: int, gen: int, exc: Exception) -> None:
+        self.counters["damaged_chunks_skipped"] += 1
+        log.error(
+            "%s: damaged chunk (res %s, series %s, from %s, gen %s) skipped: %s; "
+            "run `watchkeeper store check` to quarantine it",
+            self.path, res, sid, min_t, gen, exc,
+        )
+
+    # -- check -------------------------------------------------------------------------
+    def check(self, *, quarantine: bool | None = None) -> CheckReport:
+        """Decode every chunk and WAL record; move damaged chunks to ``quarantine``.
+
+        A read-only store only reports. Quarantined chunks keep their bytes
+        (table ``quarantine``) for inspection; the rest of the store serves on.
+        """
+        if quarantine is None:
+            quarantine = not self.readonly
+        if quarantine:
+            self._check_writable()
+        damaged: list[dict[str, object]] = []
+        bad_keys: list[tuple[int, int, int, int, str]] = []
+        chunks = wal_records = wal_damaged = 0
+        with self._maint_lock, self._snapshot() as db:
+            for res, sid, min_t, gen, data in db.execute(
+                "SELECT res, series_id, min_t, gen, data FROM chunks"
+            ):
+                chunks += 1
+                try:
+                    if res == RAW:
+                        decode_raw(data)
+                    else:
+                        decode_rollup(data)
+                except ChunkCorruptError as exc:
+                    damaged.append({"res": res, "series_id": sid, "min_t": min_t, "gen": gen, "error": str(exc)})
+                    bad_keys.append((res, sid, min_t, gen, str(exc)))
+            for (data,) in db.execute("SELECT data FROM wal"):
+                wal_records += 1
+                try:
+                    decode_record(data)
+                except WalCorruptError:
+                    wal_damaged += 1
+        if quarantine and bad_keys:
+            now = int(time.time() * 1000)
+            with self._maint_lock, self._read_lock:
+                db = self._mdb
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    for res, sid, min_t, gen, reason in bad_keys:
+                        key = (res, sid, min_t, gen)
+                        db.execute(
+                            "INSERT INTO quarantine SELECT res, series_id, min_t, gen, max_t, n, data, ?, ?"
+                            " FROM chunks WHERE res = ? AND series_id = ? AND min_t = ? AND gen = ?",
+                            (reason, now, *key),
+                        )
+                        db.execute(
+                            "DELETE FROM chunks WHERE res = ? AND series_id = ? AND min_t = ? AND gen = ?",
+                            key,
+                        )
+                    db.execute("COMMIT")
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+        return CheckReport(chunks, damaged, wal_records, wal_damaged, quarantine and bool(bad_keys))
+
+    # -- stats ---------------------------------------------------------------------------
+    def stats(self) -> StoreStats:
+        with self._snapshot() as db:
+            per_res = db.execute(
+                "SELECT res, count(*), sum(n), sum(length(data)), min(min_t), max(max_t)"
+                " FROM chunks GROUP BY res"
+            ).fetchall()
+            wal_records, wal_bytes = db.execute("SELECT count(*), sum(length(data)) FROM wal").fetchone()
+            quarantined = db.execute("SELECT count(*) FROM quarantine").fetchone()[0]
+            page_size = db.execute("PRAGMA page_size").fetchone()[0]
+            free_pages = db.execute("PRAGMA freelist_count").fetchone()[0]
+            with self._write_lock:
+                head_samples = self.head.samples + (len(self.head.frozen) if self.head.frozen else 0)
+                head_series = int(self.head.refs().size)
+                head_bytes = self.head.bytes
+                head_min, head_max = self.head.min_t, self.head.max_t
+                series = len(self.index)
+        by_res = {int(r[0]): r for r in per_res}
+        raw = by_res.get(RAW)
+        raw_samples = int(raw[2]) if raw else 0
+        oldest_candidates = [v for v in (raw[4] if raw else None, head_min) if v is not None]
+        newest_candidates = [v for v in (raw[5] if raw else None, head_max) if v is not None]
+        size = sum(
+            p.stat().st_size
+            for p in (self.path, Path(f"{self.path}-wal"))
+            if p.exists()
+        )
+        resolutions = {}
+        for res in (RAW, *ROLLUP_RESOLUTIONS):
+            row = by_res.get(res)
+            resolutions[_RES_NAMES[res]] = {
+                "chunks": int(row[1]) if row else 0,
+                "points": int(row[2]) if row else 0,
+                "chunk_bytes": int(row[3]) if row else 0,
+                "oldest_ms": int(row[4]) if row else None,
+                "newest_ms": int(row[5]) if row else None,
+                "retention_ms": self.retention_ms[res],
+            }
+        chunk_bytes = sum(int(r[3]) for r in per_res)
+        samples = raw_samples + head_samples
+        return StoreStats(
+            path=str(self.path),
+            series=series,
+            samples=samples,
+            bytes=size,
+            oldest_ms=min(oldest_candidates) if oldest_candidates else None,
+            newest_ms=max(newest_candidates) if newest_candidates else None,
+            extra={
+                "engine": "tsdb",
+                "resolutions": resolutions,
+                "chunks": sum(int(r[1]) for r in per_res),
+                "chunk_bytes": chunk_bytes,
+                "raw_chunk_bytes_per_sample": (int(raw[3]) / raw_samples) if raw and raw_samples else 0.0,
+                "head_samples": head_samples,
+                "head_series": head_series,
+                "head_bytes": head_bytes,
+                "wal_records": int(wal_records),
+                "wal_bytes": int(wal_bytes or 0),
+                "free_bytes": int(free_pages) * int(page_size),
+                "quarantined_chunks": int(quarantined),
+                "counters": dict(self.counters),
+            },
+        )
+
+    # -- closing -------------------------------------------------------------------------
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join()
+        with self._maint_lock, self._read_lock, self._write_lock:
+            self._rdb.close()
+            if not self.readonly:
+                with contextlib.suppress(sqlite3.Error):
+                    self._wdb.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                self._wdb.close()
+                self._mdb.close()
+            self._release_writer_lock()
+
+
+def _insert_rows(db: sqlite3.Connection, rows: Sequence[ChunkRow]) -> None:
+    db.executemany(
+        "INSERT OR REPLACE INTO chunks (res, series_id, min_t, gen, max_t, n, data)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [(r.res, r.series_id, r.min_t, r.gen, r.max_t, r.n, r.data) for r in rows],
+    )
+
+
+def open_tsdb(path: str | Path, *, readonly: bool = False, **options: Any) -> TSDBStore:
+    return TSDBStore(path, readonly=readonly, **options)
