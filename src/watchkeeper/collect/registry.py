@@ -25,6 +25,9 @@ def build_collectors(
     if config.host.enabled:
         collectors.append(_host(config.host, interval))
     # Service collectors (issue 6) are added here, one small builder each.
+    from watchkeeper.collect.services import build_service_collectors
+
+    collectors.extend(build_service_collectors(config, interval))
     for make in extra or ():
         collectors.append(make())
     return collectors

@@ -13,6 +13,7 @@ import signal
 import time
 from collections.abc import Mapping, Sequence
 from functools import partial
+from typing import Protocol
 
 from watchkeeper.collect.base import Collector
 from watchkeeper.runtime.scheduler import CollectorTask
@@ -20,9 +21,21 @@ from watchkeeper.runtime.stats import RuntimeStats
 from watchkeeper.runtime.writer import BatchWriter
 from watchkeeper.store.base import Store
 
-__all__ = ["Runner"]
+__all__ = ["Runner", "Service"]
 
 log = logging.getLogger("watchkeeper.runtime")
+
+
+class Service(Protocol):
+    """A long-running part beside the collectors (the web server, the notifier).
+
+    ``serve`` runs until ``stop`` is set, then returns after cleaning up.
+    """
+
+    name: str
+
+    async def serve(self, stop: asyncio.Event) -> None: ...
+
 
 #: How often the event loop's responsiveness is sampled.
 LAG_PROBE_INTERVAL = 0.5
@@ -45,6 +58,7 @@ class Runner:
         max_buffered: int = 1_000_000,
         retention_s: float | None = None,
         retention_check_interval: float = 3600.0,
+        services: Sequence[Service] = (),
     ) -> None:
         names = [c.name for c in collectors]
         duplicates = sorted({n for n in names if names.count(n) > 1})
@@ -64,6 +78,7 @@ class Runner:
             CollectorTask(c, self.writer.add, self.stats.collector(c.name), labels or {})
             for c in self.collectors
         ]
+        self.services = list(services)
         self.retention_s = retention_s
         self.retention_check_interval = retention_check_interval
         self.stop_event: asyncio.Event | None = None
@@ -88,6 +103,10 @@ class Runner:
         ]
         jobs.append(asyncio.create_task(self.writer.run(stop), name="writer"))
         jobs.append(asyncio.create_task(self._watch_lag(stop), name="loop-lag"))
+        for service in self.services:
+            jobs.append(
+                asyncio.create_task(self._serve(service, stop), name=f"service:{service.name}")
+            )
         if self.retention_s:
             jobs.append(asyncio.create_task(self._retention(stop), name="retention"))
         try:
@@ -97,6 +116,13 @@ class Runner:
             if install_signal_handlers:
                 for sig in (signal.SIGTERM, signal.SIGINT):
                     loop.remove_signal_handler(sig)
+
+    async def _serve(self, service: Service, stop: asyncio.Event) -> None:
+        try:
+            await service.serve(stop)
+        except Exception:
+            # A broken service (e.g. the web port taken) must not stop collection.
+            log.exception("service %s failed; collection goes on", service.name)
 
     def _on_signal(self, sig: signal.Signals) -> None:
         log.info("received %s: flushing and stopping", sig.name)

@@ -47,6 +47,9 @@ class BatchWriter:
         self._full = asyncio.Event()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wk-store")
         self._backoff = 0.0
+        #: Called on the event loop with every batch once it is durably stored
+        #: (the web's live updates subscribe here). Must not block.
+        self.on_written: list[Callable[[list[Sample]], None]] = []
 
     def add(self, samples: list[Sample]) -> None:
         """Queue samples for writing (event loop thread only)."""
@@ -105,6 +108,11 @@ class BatchWriter:
                 log.error("store write failed (%d samples kept for retry): %s", len(batch), exc)
                 return False
             self._backoff = 0.0
+            for listener in self.on_written:
+                try:
+                    listener(batch)
+                except Exception:  # a subscriber's bug must not stop writing
+                    log.exception("on_written listener failed")
             self.stats.samples_written += written
             self.stats.batches_written += 1
             self.stats.last_write_s = time.perf_counter() - started
