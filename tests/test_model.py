@@ -75,3 +75,12 @@ def test_name_validation() -> None:
     assert is_valid_label_name("mountpoint")
     assert not is_valid_label_name("__name__")
     assert not is_valid_label_name("a:b")
+
+
+def test_public_api_is_reexported_from_the_root() -> None:
+    import watchkeeper
+
+    for name in watchkeeper.__all__:
+        assert getattr(watchkeeper, name) is not None, name
+    with pytest.raises(AttributeError):
+        _ = watchkeeper.NoSuchThing  # type: ignore[attr-defined]
