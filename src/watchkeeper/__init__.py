@@ -15,6 +15,7 @@ from watchkeeper._version import __version__
 if TYPE_CHECKING:
     from watchkeeper.collect.base import AsyncCollector, Collector, SampleBuilder, SyncCollector
     from watchkeeper.collect.host import HostCollector
+    from watchkeeper.collect.processes import ProcessMatch
     from watchkeeper.config.load import ConfigError, load_config
     from watchkeeper.config.model import Config
     from watchkeeper.model import Labels, MatchOp, Matcher, MetricMeta, MetricType, Sample
@@ -28,6 +29,7 @@ _EXPORTS = {
     "SampleBuilder": "watchkeeper.collect.base",
     "SyncCollector": "watchkeeper.collect.base",
     "HostCollector": "watchkeeper.collect.host",
+    "ProcessMatch": "watchkeeper.collect.processes",
     "Config": "watchkeeper.config.model",
     "ConfigError": "watchkeeper.config.load",
     "load_config": "watchkeeper.config.load",

@@ -187,6 +187,10 @@ class ProcessTracker:
                 tracked = self._tracked[pid]
                 proc = tracked.process
             with proc.oneshot():
+                if proc.status() == psutil.STATUS_ZOMBIE:
+                    # Dead, only waiting for its parent to reap it: not an instance.
+                    del self._tracked[pid]
+                    return None
                 times = proc.cpu_times()
                 rss = proc.memory_info().rss
                 threads = proc.num_threads()
