@@ -54,3 +54,58 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("WATCHKEEPER_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("WATCHKEEPER_CONFIG", raising=False)
     return tmp_path
+
+
+# -- throwaway servers (issue 6: service collectors and health checks) ---------
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def spare_redis(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A private redis-server on a free port, killed at the end; yields (process, port)."""
+    import subprocess
+
+    import redis as redis_py
+
+    binary = require_tool("redis-server")
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    client = redis_py.Redis(port=port)
+    try:
+        for _ in range(200):  # wait for it to accept connections (bounded)
+            try:
+                client.ping()
+                break
+            except redis_py.ConnectionError:
+                if proc.poll() is not None:
+                    pytest.fail("redis-server exited at start")
+                import time
+
+                time.sleep(0.02)
+        yield proc, port
+    finally:
+        client.close()
+        proc.kill()
+        proc.wait()

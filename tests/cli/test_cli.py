@@ -164,3 +164,24 @@ def test_query_reports_bad_selector_and_no_data(data_dir: Path) -> None:
     missing = wk("query", "host_cpu_usage_percent", env={"WATCHKEEPER_DATA_DIR": str(data_dir)})
     assert missing.returncode == 1
     assert "no data yet" in missing.stderr
+
+
+def test_init_discovers_local_services_and_the_result_validates(data_dir: Path) -> None:
+    from conftest import require_service
+
+    require_service("postgresql", port=5432)
+    require_service("redis", port=6379)
+    target = data_dir / "watchkeeper.yml"
+    result = runner.invoke(app, ["init", str(target)])
+    assert result.exit_code == 0, result.output
+    assert "found PostgreSQL on 127.0.0.1:5432" in result.output
+    text = target.read_text()
+    assert "  postgres:\n  - name: main" in text
+    assert "password: ${PGPASSWORD:-}" in text  # credentials stay environment references
+    check = runner.invoke(app, ["config", "check", str(target)])
+    assert check.exit_code == 0, check.output
+    assert "postgres x1" in check.output
+    assert "redis x1" in check.output
+    health = runner.invoke(app, ["health", "-c", str(target)], env={"COLUMNS": "200"})
+    assert health.exit_code == 0, health.output
+    assert "database" in health.output

@@ -7,6 +7,7 @@ import typer
 from watchkeeper._version import __version__
 from watchkeeper.cli.collect import collect_command
 from watchkeeper.cli.config_cmd import config_app, init_command
+from watchkeeper.cli.health import health_command
 from watchkeeper.cli.query import query_command
 from watchkeeper.cli.run import run_command
 from watchkeeper.cli.status import status_command
@@ -41,6 +42,7 @@ app.command("run")(run_command)
 app.command("collect")(collect_command)
 app.command("status")(status_command)
 app.command("query")(query_command)
+app.command("health")(health_command)
 app.command("init")(init_command)
 app.add_typer(config_app, name="config")
 

@@ -39,7 +39,10 @@ def _celery_app(broker_url: str, timeout: float) -> Any:
     app.conf.broker_connection_timeout = timeout
     app.conf.broker_connection_retry = False
     app.conf.broker_connection_max_retries = 0
-    app.conf.broker_transport_options = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
+    app.conf.broker_transport_options = {
+        "socket_timeout": timeout,
+        "socket_connect_timeout": timeout,
+    }
     return app
 
 
@@ -78,7 +81,9 @@ class CeleryCollector(SyncCollector):
         self._url = broker_url
         parts = urlsplit(broker_url)
         self._redis = parts.scheme in {"redis", "rediss"}
-        self.target = f"{parts.hostname or '127.0.0.1'}:{parts.port or (6379 if self._redis else 5672)}"
+        self.target = (
+            f"{parts.hostname or '127.0.0.1'}:{parts.port or (6379 if self._redis else 5672)}"
+        )
         self._amqp = None if self._redis else AmqpQueueInspector(broker_url, timeout=self.timeout)
         self._redis_client: Any = None
         self._app: Any = None

@@ -87,7 +87,9 @@ def describe_discovery(found: list[DiscoveredService], host: str = "127.0.0.1") 
     """One line for ``watchkeeper init``: what was found and what was not."""
     seen = {s.kind for s in found}
     have = ", ".join(f"{s.label} on {s.host}:{s.port}" for s in found)
-    missing = ", ".join(f"{label} ({port})" for kind, label, port, _, _ in _CANDIDATES if kind not in seen)
+    missing = ", ".join(
+        f"{label} ({port})" for kind, label, port, _, _ in _CANDIDATES if kind not in seen
+    )
     parts = [f"found {have}" if have else f"found no services on {host}"]
     if missing:
         parts.append(f"not found: {missing}")

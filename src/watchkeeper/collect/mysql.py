@@ -153,7 +153,11 @@ class MySQLCollector(SyncCollector):
             io = replica.get("Slave_IO_Running", replica.get("Replica_IO_Running"))
             sql = replica.get("Slave_SQL_Running", replica.get("Replica_SQL_Running"))
             # NULL lag means replication is broken: report it as NaN, not 0.
-            b.add("mysql_replication_lag_seconds", float(lag) if lag is not None else float("nan"), lab)
+            b.add(
+                "mysql_replication_lag_seconds",
+                float(lag) if lag is not None else float("nan"),
+                lab,
+            )
             b.add("mysql_replication_io_running", 1.0 if io == "Yes" else 0.0, lab)
             b.add("mysql_replication_sql_running", 1.0 if sql == "Yes" else 0.0, lab)
 

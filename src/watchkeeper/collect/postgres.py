@@ -49,7 +49,8 @@ FROM (
          max(extract(epoch FROM now() - query_start))
            FILTER (WHERE state = 'active') AS longest_query,
          max(extract(epoch FROM now() - xact_start)) AS longest_xact,
-         count(*) FILTER (WHERE state = 'active' AND now() - query_start > %(long)s * interval '1 second')
+         count(*) FILTER (WHERE state = 'active'
+                          AND now() - query_start > %(long)s * interval '1 second')
            AS long_queries
   FROM pg_stat_activity
   WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
@@ -136,7 +137,9 @@ class PostgresCollector(SyncCollector):
         gauge("pg_database_size_bytes", "Size of each database.", "bytes", ("datname",)),
         gauge("pg_database_backends", "Connections per database.", labels=("datname",)),
         counter("pg_database_xact_commit_total", "Committed transactions.", labels=("datname",)),
-        counter("pg_database_xact_rollback_total", "Rolled back transactions.", labels=("datname",)),
+        counter(
+            "pg_database_xact_rollback_total", "Rolled back transactions.", labels=("datname",)
+        ),
         counter("pg_database_deadlocks_total", "Deadlocks detected.", labels=("datname",)),
         counter("pg_database_temp_files_total", "Temporary files created.", labels=("datname",)),
         counter("pg_database_temp_bytes_total", "Bytes written to temporary files."),

@@ -10,6 +10,7 @@ so the answer is "the target is slow", not "the collector hung".
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import socket
@@ -171,10 +172,9 @@ class Prober:
             return ssl_object.getpeercert(binary_form=True) if ssl_object else None
         finally:
             writer.close()
-            try:
+            # Servers often drop TLS without close_notify.
+            with contextlib.suppress(ssl.SSLError, ConnectionError):
                 await writer.wait_closed()
-            except (ssl.SSLError, ConnectionError):
-                pass  # servers often drop TLS without close_notify
 
     async def aclose(self) -> None:
         if self._client is not None:
@@ -263,7 +263,16 @@ def cert_not_after(der: bytes) -> float:
         text = f"{1900 + year if year >= 50 else 2000 + year}{text[2:]}"
     return float(
         timegm(
-            (int(text[0:4]), int(text[4:6]), int(text[6:8]), int(text[8:10]), int(text[10:12]),
-             int(text[12:14]), 0, 0, 0)
+            (
+                int(text[0:4]),
+                int(text[4:6]),
+                int(text[6:8]),
+                int(text[8:10]),
+                int(text[10:12]),
+                int(text[12:14]),
+                0,
+                0,
+                0,
+            )
         )
     )

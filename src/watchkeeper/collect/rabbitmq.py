@@ -20,6 +20,8 @@ __all__ = ["RabbitMQCollector"]
 
 log = logging.getLogger(__name__)
 
+_COLUMNS = "name,vhost,messages,messages_ready,messages_unacknowledged,consumers"
+
 
 class RabbitMQCollector(SyncCollector):
     metrics = (
@@ -75,7 +77,7 @@ class RabbitMQCollector(SyncCollector):
         try:
             response = self._http.get(
                 "/api/queues",
-                params={"columns": "name,vhost,messages,messages_ready,messages_unacknowledged,consumers"},
+                params={"columns": _COLUMNS},
             )
             response.raise_for_status()
             queues = response.json()

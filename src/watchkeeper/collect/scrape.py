@@ -40,9 +40,15 @@ def parse_exposition(
 
     out: list[Sample] = []
     cache: dict[tuple[tuple[str, str], ...], Labels] = {}
+    # In the text format a counter's `_created` comes as a separate gauge family.
+    with_created: set[str] = set()
     for family in text_string_to_metric_families(text):
+        if family.type in {"counter", "histogram", "summary"}:
+            with_created.add(family.name)
         for s in family.samples:
-            if s.name.endswith("_created") and family.type in {"counter", "histogram", "summary"}:
+            if s.name.endswith("_created") and (
+                s.name[:-8] in with_created or family.type != "gauge"
+            ):
                 continue
             own = s.labels
             if own:

@@ -62,7 +62,7 @@ def reason(exc: BaseException, target: str) -> str:
         return f"TLS error with {target}: {exc.reason or exc}"
     if isinstance(exc, OSError) and exc.errno in (errno.ECONNRESET, errno.EPIPE):
         return f"connection to {target} was reset"
-    args = getattr(exc, "args", ())
+    args: tuple[object, ...] = tuple(getattr(exc, "args", ()))
     if len(args) == 2 and isinstance(args[0], int) and isinstance(args[1], str):
         text = args[1]  # PyMySQL: (code, message)
     else:

@@ -151,7 +151,10 @@ class SqlMetricsCollector(SyncCollector):
         single = len(value_idx) == 1
         out = []
         for row in rows:
-            labels = {**self._labels, **{c: "" if row[i] is None else str(row[i]) for c, i in label_idx}}
+            labels = {
+                **self._labels,
+                **{c: "" if row[i] is None else str(row[i]) for c, i in label_idx},
+            }
             for col, i in value_idx:
                 if row[i] is None:
                     continue

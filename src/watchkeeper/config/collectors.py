@@ -76,7 +76,14 @@ class CollectorsConfig(StrictModel):
         return {} if value is None else value
 
     @field_validator(
-        "postgres", "mysql", "redis", "celery", "rabbitmq", "probes", "sql_metrics", "scrape",
+        "postgres",
+        "mysql",
+        "redis",
+        "celery",
+        "rabbitmq",
+        "probes",
+        "sql_metrics",
+        "scrape",
         mode="before",
     )
     @classmethod

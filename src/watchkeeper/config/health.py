@@ -117,6 +117,15 @@ CheckConfig = Annotated[
 ]
 
 
+def _default_checks() -> list[CheckConfig]:
+    # Useful with no configuration at all; warn-only, so a nearly full disk
+    # shows in /health without taking the service out of a load balancer.
+    return [
+        DiskCheckConfig(name="disk", type="disk", critical=False),
+        MemoryCheckConfig(name="memory", type="memory", critical=False),
+    ]
+
+
 class HealthConfig(StrictModel):
     """``health:`` in watchkeeper.yml."""
 
@@ -125,7 +134,8 @@ class HealthConfig(StrictModel):
     cache: Annotated[Duration, Field(ge=0, le=300)] = 5.0
     #: Default timeout of a check.
     timeout: Timeout = 2.0
-    checks: list[CheckConfig] = Field(default_factory=list)
+    #: Default: warn-only disk (/) and memory checks.
+    checks: list[CheckConfig] = Field(default_factory=_default_checks)
 
     @field_validator("checks")
     @classmethod

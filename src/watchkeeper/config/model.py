@@ -12,6 +12,8 @@ from pydantic import Field, field_validator
 from watchkeeper.config.base import StrictModel
 from watchkeeper.config.collectors import CollectorsConfig
 from watchkeeper.config.duration import Duration
+from watchkeeper.config.health import HealthConfig
+from watchkeeper.config.web import WebConfig
 from watchkeeper.model import is_valid_label_name
 
 __all__ = ["Config", "GlobalConfig", "LogConfig", "StorageConfig", "default_data_dir"]
@@ -91,8 +93,10 @@ class Config(StrictModel):
     log: LogConfig = Field(default_factory=LogConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
     collectors: CollectorsConfig = Field(default_factory=CollectorsConfig)
+    health: HealthConfig = Field(default_factory=HealthConfig)
+    web: WebConfig = Field(default_factory=WebConfig)
 
-    @field_validator("global_", "log", "storage", "collectors", mode="before")
+    @field_validator("global_", "log", "storage", "collectors", "health", "web", mode="before")
     @classmethod
     def _none_is_default(cls, value: object) -> object:
         return {} if value is None else value

@@ -54,7 +54,8 @@ def redact_url(url: str) -> str:
 def _check_instance_name(value: str) -> str:
     if not _INSTANCE_NAME.match(value):
         raise ValueError(
-            f"invalid name {value!r}: use letters, digits, '_', '-' and '.', starting with a letter or digit"
+            f"invalid name {value!r}: use letters, digits, '_', '-' and '.', "
+            "starting with a letter or digit"
         )
     return value
 
@@ -305,7 +306,7 @@ class SqlMetricsConfig(CollectorConfig, _Named):
     interval: Interval = 60.0
 
     @model_validator(mode="after")
-    def _connection_given(self) -> SqlMetricsConfig:
+    def _unique_queries(self) -> SqlMetricsConfig:
         names = [q.name for q in self.queries]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:

@@ -9,6 +9,7 @@ call).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import inspect
 import shutil
@@ -107,10 +108,8 @@ class MySQLCheck(SyncHealthCheck):
     def close(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
-            try:
+            with contextlib.suppress(Exception):  # already closed by the server
                 conn.close()
-            except Exception:
-                pass  # already closed by the server
 
 
 class RedisCheck(SyncHealthCheck):
@@ -161,7 +160,7 @@ class CeleryCheck(SyncHealthCheck):
         if self._app is None:
             self._app = _celery_app(self.broker_url, self.timeout)
         try:
-            workers = celery_workers(self._app, self.timeout * 0.8, self.min_workers)
+            workers = celery_workers(self._app, self.timeout * 0.5, self.min_workers)
         except Exception as exc:
             self.close()
             from watchkeeper.collect.amqp_queues import amqp_target
@@ -203,7 +202,9 @@ class RabbitMQCheck(SyncHealthCheck):
         missing = [q for q, d in depths.items() if d is None]
         total = sum(d.messages for d in depths.values() if d is not None)
         if missing:
-            return CheckResult(Status.FAIL, f"missing queues: {', '.join(missing)}", total, "messages")
+            return CheckResult(
+                Status.FAIL, f"missing queues: {', '.join(missing)}", total, "messages"
+            )
         if self.warn_messages is not None and total > self.warn_messages:
             return CheckResult(
                 Status.WARN, f"{total} messages waiting (> {self.warn_messages})", total, "messages"
@@ -286,7 +287,8 @@ class CallableCheck(HealthCheck):
         return cls(name, func, **kw)
 
     async def run(self) -> CheckResult:
-        if inspect.iscoroutinefunction(self.func):
+        call = getattr(self.func, "__call__", None)  # noqa: B004 - async callables
+        if inspect.iscoroutinefunction(self.func) or inspect.iscoroutinefunction(call):
             value = await self.func()
         else:
             value = await asyncio.to_thread(self.func)

@@ -1,15 +1,19 @@
 """Running the checks: concurrently, under timeouts, cached, single-flight.
 
 A report is reused for ``cache_seconds``. When it is stale, the first
-request starts one refresh and every concurrent request awaits that same
-refresh, so the components see one round of checks per period however many
-requests arrive (a load balancer polling every second, or 200 requests/s).
+request starts one refresh and concurrent requests share it, so the
+components see one round of checks per period however many requests arrive
+(a load balancer polling every second, or 200 requests/s). During the
+refresh, requests get the previous report if it is less than one more period
+old (stale-while-revalidate), so no request waits on the database then; a
+report older than that (or none yet) is awaited.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import json
 import time
 from collections.abc import Sequence
@@ -37,10 +41,7 @@ class HealthReport:
 
     def to_json(self, *, details: bool = True, only: str | None = None) -> dict[str, Any]:
         """The IETF health-check draft body (``application/health+json``)."""
-        if only is not None:
-            status = self.results[only].status
-        else:
-            status = self.status
+        status = self.results[only].status if only is not None else self.status
         body: dict[str, Any] = {"status": status.value}
         if not details:
             return body
@@ -113,11 +114,17 @@ class HealthRunner:
 
     async def report(self) -> HealthReport:
         """The cached report, refreshed (once, however many callers) when stale."""
-        if self._report is not None and time.monotonic() < self._expires:
-            return self._report
+        now = time.monotonic()
+        report = self._report
+        if report is not None and now < self._expires:
+            return report
         if self._inflight is None:
             self._inflight = asyncio.ensure_future(self._refresh())
             self._inflight.add_done_callback(self._clear_inflight)
+        if report is not None and now < self._expires + self.cache_seconds:
+            # Stale-while-revalidate: one period late at most, and no request
+            # waits for the database while the refresh runs.
+            return report
         return await asyncio.shield(self._inflight)
 
     def _clear_inflight(self, _: object) -> None:
@@ -165,8 +172,6 @@ class HealthRunner:
 
     def close(self) -> None:
         for check in self.checks.values():
-            try:
+            with contextlib.suppress(Exception):  # closing is best effort at shutdown
                 check.close()
-            except Exception:  # closing is best effort at shutdown
-                pass
         self._pool.shutdown(wait=False, cancel_futures=True)

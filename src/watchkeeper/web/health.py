@@ -16,9 +16,9 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI, Request, Response
 
 from watchkeeper.config.health import HealthConfig
+from watchkeeper.health.base import Status
 from watchkeeper.health.build import build_health_runner
 from watchkeeper.health.runner import HealthReport, HealthRunner
-from watchkeeper.health.base import Status
 
 __all__ = ["HEALTH_MEDIA_TYPE", "create_health_app", "health_router"]
 
@@ -31,8 +31,12 @@ def _deny(_: Request) -> bool:
     return False
 
 
-def _response(report: HealthReport, request: Request, allowed: Callable[[Request], bool],
-              only: str | None = None) -> Response:
+def _response(
+    report: HealthReport,
+    request: Request,
+    allowed: Callable[[Request], bool],
+    only: str | None = None,
+) -> Response:
     status = report.results[only].status if only is not None else report.status
     code = 503 if status is Status.FAIL else 200
     if allowed(request):
@@ -83,8 +87,13 @@ def create_health_app(
         finally:
             runner.close()
 
-    app = FastAPI(title="watchkeeper health", lifespan=lifespan, docs_url=None, redoc_url=None,
-                  openapi_url=None)
+    app = FastAPI(
+        title="watchkeeper health",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
     app.state.health_runner = runner
     app.include_router(health_router(runner, details_allowed))
     return app

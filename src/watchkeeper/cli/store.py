@@ -1,0 +1,166 @@
+"""``watchkeeper store stats|compact|check``: look after the embedded store.
+
+``stats`` and ``check`` open the store read-only, so they work while
+``watchkeeper run`` writes; ``compact`` and ``check --repair`` need the
+writer's lock and say so when ``run`` holds it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from watchkeeper.cli.common import ConfigOption, fail, load_or_exit
+from watchkeeper.store import StoreBusyError, open_store
+
+__all__ = ["app"]
+
+app = typer.Typer(help="Inspect, compact and check the embedded store.", no_args_is_help=True)
+
+PathOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--path",
+        "-p",
+        help="Store file (default: storage.path from the configuration).",
+        show_default=False,
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+
+
+def _store_path(path: Path | None, config: Path | None) -> Path:
+    if path is None:
+        path = load_or_exit(config).config.storage.path
+    path = path.expanduser()
+    if not path.exists():
+        fail(f"no store at {path} (start `watchkeeper run` first)")
+    return path
+
+
+def _ms(ms: object) -> str:
+    if ms is None:
+        return "-"
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(int(ms) / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")  # type: ignore[call-overload]
+
+
+def _days(ms: int) -> str:
+    return f"{ms / 86_400_000:g} d"
+
+
+@app.command("stats")
+def stats_command(
+    path: PathOption = None, config: ConfigOption = None, as_json: JsonOption = False
+) -> None:
+    """Series, samples, bytes per sample, chunks, head size and retention per resolution."""
+    target = _store_path(path, config)
+    try:
+        with open_store(target, readonly=True) as store:
+            st = store.stats()
+    except Exception as exc:
+        fail(f"cannot read {target}: {exc}")
+    extra: dict[str, Any] = dict(st.extra)
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "path": st.path,
+                    "series": st.series,
+                    "samples": st.samples,
+                    "bytes": st.bytes,
+                    "bytes_per_sample": st.bytes_per_sample,
+                    "oldest_ms": st.oldest_ms,
+                    "newest_ms": st.newest_ms,
+                    **extra,
+                },
+                default=str,
+            )
+        )
+        return
+    console = Console()
+    info = Table(title=f"Store {st.path}", title_justify="left", show_header=False)
+    for key, value in (
+        ("series", f"{st.series:,}"),
+        ("samples", f"{st.samples:,}"),
+        ("size", f"{st.bytes:,} bytes ({st.bytes_per_sample:.2f} per sample)"),
+        ("time span", f"{_ms(st.oldest_ms)} .. {_ms(st.newest_ms)}"),
+        ("chunks", f"{extra['chunks']:,}"),
+        (
+            "head",
+            f"{extra['head_samples']:,} samples, {extra['head_series']:,} series, "
+            f"{extra['head_bytes']:,} bytes",
+        ),
+        ("WAL", f"{extra['wal_records']:,} records, {extra['wal_bytes']:,} bytes"),
+        ("quarantined chunks", str(extra["quarantined_chunks"])),
+    ):
+        info.add_row(key, value)
+    console.print(info)
+    res = Table(title="Resolutions", title_justify="left")
+    for col in ("resolution", "chunks", "points", "bytes", "oldest", "newest", "retention"):
+        res.add_column(col)
+    for name, r in extra["resolutions"].items():
+        res.add_row(
+            name,
+            f"{r['chunks']:,}",
+            f"{r['points']:,}",
+            f"{r['chunk_bytes']:,}",
+            _ms(r["oldest_ms"]),
+            _ms(r["newest_ms"]),
+            _days(r["retention_ms"]),
+        )
+    console.print(res)
+
+
+@app.command("compact")
+def compact_command(path: PathOption = None, config: ConfigOption = None) -> None:
+    """Cut the head into chunks, merge chunks, apply retention and return free space."""
+    target = _store_path(path, config)
+    try:
+        with open_store(target, background=False) as store:
+            before = store.stats().bytes
+            merged = store.compact(flush=True)
+            dropped = store.enforce_retention()
+            store.vacuum()
+            after = store.stats().bytes
+    except StoreBusyError as exc:
+        fail(str(exc))
+    print(
+        f"merged {merged['chunks_merged']} chunks into {merged['chunks_written']}; "
+        f"retention dropped {dropped}; {before:,} -> {after:,} bytes"
+    )
+
+
+@app.command("check")
+def check_command(
+    path: PathOption = None,
+    config: ConfigOption = None,
+    repair: Annotated[
+        bool, typer.Option("--repair", help="Quarantine damaged chunks (needs the writer's lock).")
+    ] = False,
+) -> None:
+    """Decode every chunk and WAL record; report damage (exit 1), quarantine it with --repair."""
+    target = _store_path(path, config)
+    try:
+        with open_store(target, readonly=not repair, background=False) as store:
+            report = store.check(quarantine=repair)
+    except StoreBusyError as exc:
+        fail(f"{exc}; run `watchkeeper store check` without --repair to only report")
+    for bad in report.damaged:
+        print(
+            f"damaged chunk: resolution {bad['res']} series {bad['series_id']} "
+            f"from {_ms(bad['min_t'])}: {bad['error']}"
+        )
+    print(
+        f"{report.chunks} chunks, {report.wal_records} WAL records checked: "
+        f"{len(report.damaged)} damaged chunks, {report.wal_damaged} damaged WAL records"
+        + ("; damaged chunks quarantined" if report.quarantined else "")
+    )
+    if not report.ok:
+        raise typer.Exit(1)

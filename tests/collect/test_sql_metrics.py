@@ -1,0 +1,97 @@
+"""Business metrics from SQL against the real PostgreSQL and MariaDB."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import require_service
+from watchkeeper.collect.sql_metrics import SqlMetricsCollector
+from watchkeeper.config.services import SqlMetricsConfig
+
+pytestmark = pytest.mark.services
+
+ORDERS = """
+SELECT CASE WHEN g % 3 = 0 THEN 'failed' ELSE 'paid' END AS status,
+       count(*) AS orders, sum(g) * 1.5 AS revenue
+FROM generate_series(1, 30) g GROUP BY 1
+"""
+
+
+def make(driver: str, queries: list[dict[str, object]]) -> SqlMetricsCollector:
+    conn = {"database": "test"} if driver == "postgres" else {}
+    cfg = SqlMetricsConfig.model_validate(
+        {"name": "shop", "driver": driver, driver: conn, "queries": queries}
+    )
+    return SqlMetricsCollector("sql:shop", cfg, interval=60, timeout=10)
+
+
+def test_rows_become_labelled_series() -> None:
+    require_service("postgresql", port=5432)
+    c = make("postgres", [{"name": "orders", "sql": ORDERS, "labels": ["status"]}])
+    try:
+        samples = c.collect(0)
+    finally:
+        c.close()
+    got = {(s.name, s.labels.get("status")): s.value for s in samples}
+    assert got[("sql_orders_orders", "failed")] == 10
+    assert got[("sql_orders_orders", "paid")] == 20
+    assert got[("sql_orders_revenue", "failed")] == 165 * 1.5
+    assert got[("sql_query_up", None)] == 1
+
+
+def test_slow_and_writing_queries_fail_alone() -> None:
+    require_service("postgresql", port=5432)
+    c = make(
+        "postgres",
+        [
+            {"name": "slow", "sql": "SELECT pg_sleep(5) AS x", "timeout": "200ms"},
+            {"name": "writes", "sql": "CREATE TABLE wk_never(x int)"},
+            {"name": "stock_low", "sql": "SELECT 7 AS products"},
+        ],
+    )
+    try:
+        samples = c.collect(0)
+        reasons = c.last_reasons()
+    finally:
+        c.close()
+    up = {s.labels.get("query"): s.value for s in samples if s.name == "sql_query_up"}
+    assert up == {"slow": 0, "writes": 0, "stock_low": 1}
+    assert [s.value for s in samples if s.name == "sql_stock_low"] == [7]
+    assert "canceling statement due to statement timeout" in reasons["slow"]
+    assert "read-only transaction" in reasons["writes"]
+    durations = {
+        s.labels.get("query"): s.value for s in samples if s.name == "sql_query_duration_seconds"
+    }
+    assert durations["slow"] < 2  # the timeout cut it, it did not run for 5 s
+
+
+def test_cached_rows_are_reemitted_between_runs() -> None:
+    require_service("postgresql", port=5432)
+    c = make("postgres", [{"name": "hourly", "sql": "SELECT 3 AS v", "interval": "1h"}])
+    try:
+        first = [s for s in c.collect(0) if s.name == "sql_hourly"]
+        second = [s for s in c.collect(5000) if s.name == "sql_hourly"]
+    finally:
+        c.close()
+    assert [s.value for s in first] == [s.value for s in second] == [3]
+    assert second[0].timestamp_ms == 5000
+
+
+def test_mysql_query_and_timeout() -> None:
+    require_service("mariadb", port=3306)
+    c = make(
+        "mysql",
+        [
+            {"name": "answer", "sql": "SELECT 'eu' AS region, 42 AS n", "labels": ["region"]},
+            {"name": "slow", "sql": "SELECT SLEEP(5) AS s", "timeout": "200ms"},
+        ],
+    )
+    try:
+        samples = c.collect(0)
+    finally:
+        c.close()
+    assert [(s.labels.get("region"), s.value) for s in samples if s.name == "sql_answer"] == [
+        ("eu", 42)
+    ]
+    up = {s.labels.get("query"): s.value for s in samples if s.name == "sql_query_up"}
+    assert up == {"answer": 1, "slow": 0}
