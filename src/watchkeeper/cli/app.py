@@ -9,6 +9,7 @@ from watchkeeper.cli.collect import collect_command
 from watchkeeper.cli.config_cmd import config_app, init_command
 from watchkeeper.cli.health import health_command
 from watchkeeper.cli.query import query_command
+from watchkeeper.cli.rules import app as rules_app
 from watchkeeper.cli.run import run_command
 from watchkeeper.cli.status import status_command
 
@@ -45,6 +46,7 @@ app.command("query")(query_command)
 app.command("health")(health_command)
 app.command("init")(init_command)
 app.add_typer(config_app, name="config")
+app.add_typer(rules_app, name="rules")
 
 
 def main() -> None:

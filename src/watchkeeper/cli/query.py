@@ -1,32 +1,67 @@
-"""``watchkeeper query``: the stored points of the series matching a selector."""
+"""``watchkeeper query``: stored points of a selector, or any PromQL expression."""
 
 from __future__ import annotations
 
+import math
 import time
-from typing import Annotated
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from watchkeeper.cli.common import ConfigOption, fail, load_or_exit
 from watchkeeper.cli.render import format_time, format_value, sparkline
 from watchkeeper.config.duration import parse_duration
+from watchkeeper.model import NAME_LABEL, Labels
 from watchkeeper.store import open_store
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from watchkeeper.query.values import QueryResult
+    from watchkeeper.store import SeriesData, Store
 
 __all__ = ["query_command"]
 
+#: Points a range query aims for when --step is not given.
+AUTO_POINTS = 120
+
 
 def query_command(
-    selector: Annotated[
+    expr: Annotated[
         str,
         typer.Argument(
-            help="A series selector, e.g. host_cpu_usage_percent or "
-            'host_disk_usage_percent{mountpoint="/"}.',
+            metavar="PROMQL",
+            help="A series selector (host_cpu_usage_percent, "
+            'host_disk_usage_percent{mountpoint="/"}) or any PromQL expression '
+            "(rate(host_network_receive_bytes_total[5m])).",
             show_default=False,
         ),
     ],
     since: Annotated[
-        str, typer.Option("--since", "-s", help="How far back to look (10m, 1h, 2d).")
-    ] = "1h",
+        str | None,
+        typer.Option(
+            "--since",
+            "-s",
+            help="Look back this far (10m, 1h, 2d). A selector shows its stored points; "
+            "an expression is evaluated over the window. Default: 1h for a selector.",
+            show_default=False,
+        ),
+    ] = None,
+    step: Annotated[
+        str | None,
+        typer.Option(
+            "--step", help="Evaluate a range query every STEP (30s, 1m). Implies a range query."
+        ),
+    ] = None,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at",
+            help="Evaluate an instant query at this time (Unix seconds or ISO 8601). "
+            "Default for an expression without --since: now.",
+        ),
+    ] = None,
     limit: Annotated[
         int,
         typer.Option(
@@ -38,52 +73,156 @@ def query_command(
     ] = 50,
     config: ConfigOption = None,
 ) -> None:
-    """Print the stored points of every series matching SELECTOR, with a sparkline.
+    """Query the store: stored points of a selector, or PromQL, instant or over a range.
 
     Reads the store directly, so it works while `watchkeeper run` writes.
-    Exits 1 when nothing matches.
+    Exits 1 when the result is empty, 2 on a bad expression or option.
     """
     from rich.console import Console
-    from rich.table import Table
 
-    from watchkeeper.query.selector import SelectorError, parse_selector
+    from watchkeeper.query import QueryError, SelectorError, parse_selector
 
     cfg = load_or_exit(config).config
+    if at is not None and (since is not None or step is not None):
+        fail("--at is for an instant query; it cannot be combined with --since or --step", 2)
+    now = int(time.time() * 1000)
+    window_ms = _duration_ms(since, "--since") if since else 3600_000
+    step_ms = _duration_ms(step, "--step") if step else None
+    at_ms = _time_ms(at) if at else now
+
     try:
-        _, matchers = parse_selector(selector)
-    except SelectorError as exc:
-        fail(str(exc), 2)
-    try:
-        window_s = parse_duration(since)
-    except ValueError as exc:
-        fail(f"--since: {exc}", 2)
+        _, matchers = parse_selector(expr)
+        is_selector = True
+    except SelectorError:
+        is_selector = False
+        matchers = []
+
     path = cfg.storage.path
     if not path.exists():
         fail(f"no data yet at {path} (start `watchkeeper run` first)")
-    end = int(time.time() * 1000)
-    start = end - int(window_s * 1000)
-    with open_store(path, readonly=True) as store:
-        found = store.read_range(matchers, start, end)
-    if not found:
-        fail(f"no samples for {selector} in the last {since}")
-
     console = Console()
-    for data in found[:max_series]:
-        values = data.values.tolist()
-        stamps = data.timestamps.tolist()
-        console.print(f"[bold]{data.series}[/]  {len(values)} points")
+    with open_store(path, readonly=True) as store:
+        if is_selector and at is None and step_ms is None:
+            raw = store.read_range(matchers, now - window_ms, now)
+            if not raw:
+                fail(f"no samples for {expr} in the last {since or '1h'}")
+            _print_raw(console, raw, limit, max_series)
+            return
+        try:
+            if at is not None or (since is None and step_ms is None):
+                result = _instant(store, expr, at_ms)
+            else:
+                step_ms = step_ms or max(1000, window_ms // AUTO_POINTS)
+                result = _range(store, expr, now - window_ms, now, step_ms)
+        except QueryError as exc:
+            fail(str(exc), 2)
+    _print_result(console, result, limit, max_series)
+
+
+def _instant(store: Store, expr: str, at_ms: int) -> QueryResult:
+    from watchkeeper.query import instant_query
+
+    return instant_query(store, expr, at_ms)
+
+
+def _range(store: Store, expr: str, start: int, end: int, step: int) -> QueryResult:
+    from watchkeeper.query import range_query
+
+    return range_query(store, expr, start, end, step)
+
+
+def _duration_ms(text: str, option: str) -> int:
+    try:
+        seconds = parse_duration(text)
+    except ValueError as exc:
+        fail(f"{option}: {exc}", 2)
+    if seconds <= 0:
+        fail(f"{option}: must be positive, got {text!r}", 2)
+    return int(seconds * 1000)
+
+
+def _time_ms(text: str) -> int:
+    try:
+        return int(float(text) * 1000)
+    except ValueError:
+        pass
+    try:
+        return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
+    except ValueError:
+        fail(f"--at: expected Unix seconds or ISO 8601, got {text!r}", 2)
+
+
+def _series_name(labels: Labels) -> str:
+    name = labels.get(NAME_LABEL) or ""
+    rest = labels.without(NAME_LABEL)
+    return name + (str(rest) if rest or not name else "")
+
+
+def _print_points(
+    console: Console, title: str, stamps: list[int], values: list[float], limit: int
+) -> None:
+    from rich.table import Table
+
+    finite = [v for v in values if math.isfinite(v)]
+    console.print(f"[bold]{title}[/]  {len(values)} points")
+    if finite:
         console.print(
-            f"  {sparkline(values)}  min {format_value(min(values))}"
-            f"  max {format_value(max(values))}  last {format_value(values[-1])}"
+            f"  {sparkline(values)}  min {format_value(min(finite))}"
+            f"  max {format_value(max(finite))}  last {format_value(values[-1])}"
         )
-        table = Table(show_header=True, box=None, padding=(0, 2))
-        table.add_column("time")
-        table.add_column("value", justify="right")
-        shown = list(zip(stamps, values, strict=True))
-        if limit:
-            shown = shown[-limit:]
-        for ts, value in shown:
-            table.add_row(format_time(ts), format_value(value))
-        console.print(table)
+    table = Table(show_header=True, box=None, padding=(0, 2))
+    table.add_column("time")
+    table.add_column("value", justify="right")
+    shown = list(zip(stamps, values, strict=True))
+    if limit:
+        shown = shown[-limit:]
+    for ts, value in shown:
+        table.add_row(format_time(ts), format_value(value))
+    console.print(table)
+
+
+def _print_raw(console: Console, found: list[SeriesData], limit: int, max_series: int) -> None:
+    for data in found[:max_series]:
+        _print_points(
+            console, str(data.series), data.timestamps.tolist(), data.values.tolist(), limit
+        )
     if len(found) > max_series:
         console.print(f"... {len(found) - max_series} more series (raise --max-series)")
+
+
+def _print_result(console: Console, result: QueryResult, limit: int, max_series: int) -> None:
+    from rich.table import Table
+
+    from watchkeeper.query import Matrix, Scalar, String, Vector
+
+    if isinstance(result, Scalar):
+        console.print(f"scalar {format_value(result.value)} at {format_time(result.timestamp_ms)}")
+        return
+    if isinstance(result, String):
+        console.print(f"string {result.value!r}")
+        return
+    if isinstance(result, Vector):
+        if not len(result):
+            fail("empty result")
+        table = Table(show_header=True, box=None, padding=(0, 2))
+        table.add_column("series")
+        table.add_column("value", justify="right")
+        for sample in list(result)[:max_series]:
+            table.add_row(_series_name(sample.labels), format_value(sample.value))
+        console.print(table)
+        if len(result) > max_series:
+            console.print(f"... {len(result) - max_series} more series (raise --max-series)")
+        return
+    assert isinstance(result, Matrix)
+    if not len(result):
+        fail("empty result")
+    for series in list(result)[:max_series]:
+        _print_points(
+            console,
+            _series_name(series.labels),
+            series.timestamps.tolist(),
+            series.values.tolist(),
+            limit,
+        )
+    if len(result) > max_series:
+        console.print(f"... {len(result) - max_series} more series (raise --max-series)")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from typing import Annotated
 
 import typer
 
-from watchkeeper.cli.common import ConfigOption, fail, load_or_exit
+from watchkeeper.cli.common import EXIT_CONFIG, ConfigOption, fail, load_or_exit
 from watchkeeper.logs import configure_logging
 
 __all__ = ["run_command"]
@@ -46,10 +47,15 @@ def run_command(
         loaded.path or "built-in defaults",
         cfg.storage.path,
     )
+    from watchkeeper.rules.loader import RuleFileError
     from watchkeeper.runtime.build import build_runner
 
     try:
         runner = build_runner(cfg, interval=interval)
-    except Exception as exc:
+    except RuleFileError as exc:
+        for problem in exc.errors:
+            print(problem, file=sys.stderr)
+        raise typer.Exit(EXIT_CONFIG) from None
+    except Exception as exc:  # e.g. an unwritable store path
         fail(f"cannot start: {exc}")
     asyncio.run(runner.run(install_signal_handlers=True))

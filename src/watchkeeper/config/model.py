@@ -13,6 +13,8 @@ from watchkeeper.config.base import StrictModel
 from watchkeeper.config.collectors import CollectorsConfig
 from watchkeeper.config.duration import Duration
 from watchkeeper.config.health import HealthConfig
+from watchkeeper.config.rules import RulesConfig
+from watchkeeper.config.notify import NotifyConfig
 from watchkeeper.config.web import WebConfig
 from watchkeeper.model import is_valid_label_name
 
@@ -93,10 +95,14 @@ class Config(StrictModel):
     log: LogConfig = Field(default_factory=LogConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
     collectors: CollectorsConfig = Field(default_factory=CollectorsConfig)
+    rules: RulesConfig = Field(default_factory=RulesConfig)
     health: HealthConfig = Field(default_factory=HealthConfig)
     web: WebConfig = Field(default_factory=WebConfig)
+    notify: NotifyConfig = Field(default_factory=NotifyConfig)
 
-    @field_validator("global_", "log", "storage", "collectors", "health", "web", mode="before")
+    @field_validator(
+        "global_", "log", "storage", "collectors", "rules", "health", "web", "notify", mode="before"
+    )
     @classmethod
     def _none_is_default(cls, value: object) -> object:
         return {} if value is None else value

@@ -140,6 +140,12 @@ def _var_exact(vec: VBlock, gid: Any, g: int) -> F64:
         return acc / count
 
 
+def nan_first_sort(values: F64) -> F64:
+    """Sort with NaNs first, as Prometheus's value heap orders them."""
+    nan = np.isnan(values)
+    return np.concatenate([values[nan], np.sort(values[~nan])])
+
+
 def quantile_sorted(q: float, values: F64) -> float:
     """Prometheus's ``quantile``: linear interpolation between closest ranks."""
     n = len(values)
@@ -164,7 +170,7 @@ def _quantile(vec: VBlock, gid: Any, g: int, qs: F64) -> F64:
         for s in range(k):
             p = vec.present[rows, s]
             if p.any():
-                vals = np.sort(vec.values[rows[p], s])
+                vals = nan_first_sort(vec.values[rows[p], s])
                 out[j, s] = quantile_sorted(float(qs[s]), vals)
     return out
 

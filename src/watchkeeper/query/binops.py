@@ -45,6 +45,11 @@ def _arith(op: str, a: F64, b: F64) -> F64:
 
 
 def _compare(op: str, a: F64, b: F64) -> Bool:
+    out: Bool = _compare_any(op, a, b)
+    return out
+
+
+def _compare_any(op: str, a: F64, b: F64) -> Any:
     with np.errstate(invalid="ignore"):
         if op == "==":
             return a == b
@@ -240,7 +245,9 @@ def _vector_vector(op: str, lhs: VBlock, rhs: VBlock, m: _Matching) -> VBlock:
     for i, j in zip(pm, po, strict=True):
         labels.append(_result_labels(many.labels[i], one.labels[one_row[j]], m, drop))
     out = VBlock(labels, values, present).compact()
-    return merge_rows(out, "multiple matches for labels: grouping labels must ensure unique matches")
+    return merge_rows(
+        out, "multiple matches for labels: grouping labels must ensure unique matches"
+    )
 
 
 def _result_labels(many: Labels, one: Labels, m: _Matching, drop: bool) -> Labels:

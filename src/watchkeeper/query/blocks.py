@@ -110,7 +110,9 @@ def drop_name(labels: Labels) -> Labels:
     return labels
 
 
-def merge_rows(block: VBlock, error: str = "vector cannot contain metrics with the same labelset") -> VBlock:
+def merge_rows(
+    block: VBlock, error: str = "vector cannot contain metrics with the same labelset"
+) -> VBlock:
     """Fold rows with equal label sets into one; overlapping presence is an error.
 
     Two rows may legitimately share labels when they are present at different

@@ -49,6 +49,11 @@ def _labels_with_name(name: str, labels: Labels) -> Labels:
     return Labels((*labels, (NAME_LABEL, name)))
 
 
+#: Series labels with ``__name__`` added, shared by all evaluations (a series'
+#: identity never changes, and rebuilding sorted label tuples is costly).
+_NAME_CACHE: dict[tuple[str, Labels], Labels] = {}
+
+
 class Evaluator:
     """Evaluates one expression at the steps ``start, start+step, ..., end``.
 
@@ -83,7 +88,6 @@ class Evaluator:
         self.query_start_ms = start_ms if query_start_ms is None else query_start_ms
         self.query_end_ms = end_ms if query_end_ms is None else query_end_ms
         self.reads: dict[_ReadKey, list[SeriesData]] = {} if reads is None else reads
-        self._name_cache: dict[tuple[str, Labels], Labels] = {}
 
     @property
     def k(self) -> int:
@@ -108,7 +112,8 @@ class Evaluator:
         if isinstance(node, pp.BinaryExpr):
             from watchkeeper.query.binops import eval_binary
 
-            return eval_binary(self, node)
+            result: Value = eval_binary(self, node)
+            return result
         if isinstance(node, pp.AggregateExpr):
             from watchkeeper.query.aggregate import eval_aggregate
 
@@ -116,7 +121,8 @@ class Evaluator:
         if isinstance(node, pp.Call):
             from watchkeeper.query.functions import eval_call
 
-            return eval_call(self, node)
+            called: Value = eval_call(self, node)
+            return called
         raise QueryError(f"unsupported expression {node}")
 
     def eval_vector(self, node: Any) -> VBlock:
@@ -166,11 +172,14 @@ class Evaluator:
             self.reads[key] = found
         return found
 
-    def _full_labels(self, sd: SeriesData) -> Labels:
+    @staticmethod
+    def _full_labels(sd: SeriesData) -> Labels:
         key = (sd.series.name, sd.series.labels)
-        lab = self._name_cache.get(key)
+        lab = _NAME_CACHE.get(key)
         if lab is None:
-            lab = self._name_cache[key] = _labels_with_name(*key)
+            if len(_NAME_CACHE) > 200_000:
+                _NAME_CACHE.clear()
+            lab = _NAME_CACHE[key] = _labels_with_name(*key)
         return lab
 
     @staticmethod

@@ -21,8 +21,18 @@ import numpy as np
 import promql_parser as pp
 
 from watchkeeper.model import NAME_LABEL, Labels, MatchOp, is_valid_label_name
-from watchkeeper.query.aggregate import quantile_sorted
-from watchkeeper.query.blocks import F64, I64, Bool, MBlock, SBlock, StrVal, VBlock, drop_name, merge_rows
+from watchkeeper.query.aggregate import nan_first_sort, quantile_sorted
+from watchkeeper.query.blocks import (
+    F64,
+    I64,
+    Bool,
+    MBlock,
+    SBlock,
+    StrVal,
+    VBlock,
+    drop_name,
+    merge_rows,
+)
 from watchkeeper.query.selector import matchers_of
 from watchkeeper.query.values import QueryError
 
@@ -125,7 +135,7 @@ def _over_time(name: str, w: _Windows, param: F64 | None) -> VBlock:
             qs = np.broadcast_to(param[None, :], w.shape).ravel()
             out = np.full(len(cnt), np.nan)
             for i in np.flatnonzero(has):
-                vals = np.sort(w.m.v[w.lo[i] : w.hi[i]])
+                vals = nan_first_sort(w.m.v[w.lo[i] : w.hi[i]])
                 out[i] = quantile_sorted(float(qs[i]), vals)
             return w.result(out, has)
         if name in ("changes", "resets"):
@@ -170,7 +180,8 @@ def _variance(w: _Windows) -> F64:
         cmean = np.where(act, ncm, cmean)
         aux = np.where(act, na, aux)
         caux = np.where(act, nca, caux)
-    return (aux + caux) / np.maximum(w.count, 1)
+    out: F64 = (aux + caux) / np.maximum(w.count, 1)
+    return out
 
 
 def _minmax(w: _Windows, is_max: bool) -> F64:
@@ -188,10 +199,7 @@ def _changes(w: _Windows, resets: bool) -> F64:
     prev, _ = w.first()
     for j in range(1, w.maxlen):
         v, _, act = w.at(j)
-        if resets:
-            hit = v < prev
-        else:
-            hit = (v != prev) & ~(np.isnan(v) & np.isnan(prev))
+        hit = v < prev if resets else (v != prev) & ~(np.isnan(v) & np.isnan(prev))
         out = np.where(act & hit, out + 1, out)
         prev = np.where(act, v, prev)
     return out
@@ -224,9 +232,10 @@ def _extrapolated_rate(w: _Windows, *, counter: bool, rate: bool) -> VBlock:
         interval = sampled.copy()
         interval += np.where(to_start < threshold, to_start, avg / 2)
         interval += np.where(to_end < threshold, to_end, avg / 2)
-        result = result * (interval / sampled)
+        factor = interval / sampled
         if rate:
-            result = result / range_s
+            factor = factor / range_s
+        result = result * factor
     return w.result(result, has)
 
 
@@ -234,10 +243,7 @@ def _instant_rate(w: _Windows, *, rate: bool) -> VBlock:
     last, last_t = w.last(1)
     prev, prev_t = w.last(2)
     with np.errstate(all="ignore"):
-        if rate:
-            value = np.where(last < prev, last, last - prev)
-        else:
-            value = last - prev
+        value = np.where(last < prev, last, last - prev) if rate else last - prev
         interval = last_t - prev_t
         has = (w.count >= 2) & (interval != 0)
         if rate:
@@ -314,7 +320,7 @@ def _range_function(ev: Evaluator, name: str, args: list[Any]) -> VBlock:
         h = np.broadcast_to(horizon[None, :], w.shape).ravel()
         return w.result(slope * h + intercept, w.count >= 2)
     if name == "absent_over_time":
-        any_present = (w.count.reshape(w.shape) > 0).any(axis=0)
+        any_present: Bool = np.asarray((w.count.reshape(w.shape) > 0).any(axis=0))
         return _absent_block(~any_present, marg)
     return _over_time(name, w, param)
 
@@ -336,8 +342,8 @@ _MATH: dict[str, Callable[[F64], F64]] = {
     "exp": np.exp,
     "sqrt": np.sqrt,
     "ln": np.log,
-    "log2": np.log2,
-    "log10": np.log10,
+    "log2": lambda v: _go_log2(v),
+    "log10": lambda v: _go_log2(v) * _LN2_OVER_LN10,
     "sgn": np.sign,
     "sin": np.sin,
     "cos": np.cos,
@@ -354,6 +360,22 @@ _MATH: dict[str, Callable[[F64], F64]] = {
     "deg": np.degrees,
     "rad": np.radians,
 }
+
+
+# Go folds these constant expressions exactly, then rounds once.
+_INV_LN2 = 1.442695040888963407359924681001892137426645954152985934135
+_LN2_OVER_LN10 = 0.301029995663981195213738894724493026768189881462108541310
+
+
+def _go_log2(v: F64) -> F64:
+    """Go's math.Log2 (frexp-based), which rounds differently from C's log2."""
+    frac, exp = np.frexp(v)
+    with np.errstate(all="ignore"):
+        out = np.log(frac) * _INV_LN2 + exp
+    out = np.where(frac == 0.5, exp - 1.0, out)
+    special = ~np.isfinite(v) | (v <= 0)
+    with np.errstate(all="ignore"):
+        return np.where(special, np.log2(v), out)
 
 
 def _map_values(vec: VBlock, fn: Callable[[F64], F64]) -> VBlock:
@@ -594,9 +616,11 @@ def eval_call(ev: Evaluator, node: Any) -> Any:
         if name == "clamp":
             lo = ev.eval_scalar(args[1]).values
             hi = ev.eval_scalar(args[2]).values
-            out = _map_values(vec, lambda v: np.maximum(lo[None, :], np.minimum(hi[None, :], v)))
-            out.present = out.present & (hi >= lo)[None, :]
-            return out.compact()
+            clamped = _map_values(
+                vec, lambda v: np.maximum(lo[None, :], np.minimum(hi[None, :], v))
+            )
+            clamped.present = clamped.present & (hi >= lo)[None, :]
+            return clamped.compact()
         bound = ev.eval_scalar(args[1]).values[None, :]
         fn = np.maximum if name == "clamp_min" else np.minimum
         return _map_values(vec, lambda v: fn(v, bound))
@@ -612,7 +636,7 @@ def eval_call(ev: Evaluator, node: Any) -> Any:
         return merge_rows(VBlock([drop_name(lab) for lab in vec.labels], ts.copy(), vec.present))
     if name == "absent":
         vec = ev.eval_vector(args[0])
-        return _absent_block(~vec.present.any(axis=0), args[0])
+        return _absent_block(np.asarray(~vec.present.any(axis=0)), args[0])
     if name in ("sort", "sort_desc"):
         return ev.eval_vector(args[0])
     if name == "label_replace":
@@ -631,8 +655,8 @@ def eval_call(ev: Evaluator, node: Any) -> Any:
             vec = ev.eval_vector(args[0])
         else:
             vec = VBlock([Labels()], (ev.steps / 1000.0)[None, :], np.ones((1, k), dtype=bool))
-        fn = np.vectorize(lambda x: _date_part(name, float(x)), otypes=[np.float64])
-        return _map_values(vec, lambda v: fn(v) if v.size else v)
+        part = np.vectorize(lambda x: _date_part(name, float(x)), otypes=[np.float64])
+        return _map_values(vec, lambda v: part(v) if v.size else v)
     raise QueryError(f"function {name}() is not supported")
 
 

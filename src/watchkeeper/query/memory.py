@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from watchkeeper.model import NAME_LABEL, Labels, Matcher, Sample
+from watchkeeper.model import NAME_LABEL, Labels, Matcher, MatchOp, Sample
 from watchkeeper.store.base import Series, SeriesData, Store, StoreStats
 
 __all__ = ["MemoryStore"]
@@ -40,6 +40,7 @@ class MemoryStore(Store):
     def __init__(self) -> None:
         self._series: dict[tuple[str, Labels], Series] = {}
         self._data: dict[int, _Column] = {}
+        self._by_name: dict[str, list[Series]] = {}
 
     def append(self, samples: Sequence[Sample]) -> int:
         for s in samples:
@@ -48,15 +49,20 @@ class MemoryStore(Store):
             if series is None:
                 series = self._series[key] = Series(len(self._series) + 1, s.name, s.labels)
                 self._data[series.id] = _Column()
+                self._by_name.setdefault(s.name, []).append(series)
             col = self._data[series.id]
             col.points[s.timestamp_ms] = s.value
             col.dirty = True
         return len(samples)
 
     def select(self, matchers: Sequence[Matcher]) -> list[Series]:
+        names = [m.value for m in matchers if m.name == NAME_LABEL and m.op is MatchOp.EQ]
+        pool = self._by_name.get(names[0], []) if names else self._series.values()
+        rest = [m for m in matchers if not (m.name == NAME_LABEL and m.op is MatchOp.EQ)]
+        matchers = rest
         found = [
             s
-            for s in self._series.values()
+            for s in pool
             if all(
                 m.matches(s.name if m.name == NAME_LABEL else (s.labels.get(m.name) or ""))
                 for m in matchers

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import promql_parser
 
-from watchkeeper.model import NAME_LABEL, MatchOp, Matcher
+from watchkeeper.model import NAME_LABEL, Matcher, MatchOp
 
 __all__ = ["SelectorError", "matchers_of", "parse_selector"]
 
@@ -68,9 +68,7 @@ def parse_selector(text: str) -> tuple[str | None, list[Matcher]]:
     except ValueError as exc:
         raise SelectorError(f"invalid selector {text!r}: {exc}") from None
     if not isinstance(expr, promql_parser.VectorSelector):
-        raise SelectorError(
-            f"{text!r} is not a series selector (expected e.g. foo{{job=\"api\"}})"
-        )
+        raise SelectorError(f'{text!r} is not a series selector (expected e.g. foo{{job="api"}})')
     if expr.offset is not None or expr.at is not None:
         raise SelectorError(f"{text!r}: offset and @ are not allowed in a series selector")
     if expr.matchers.or_matchers:

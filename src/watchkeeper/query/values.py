@@ -38,7 +38,8 @@ STALE_NAN: float = float(np.array([STALE_NAN_BITS], dtype=np.uint64).view(np.flo
 
 def is_stale_nan(values: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
     """Which values are staleness markers (not ordinary NaNs)."""
-    return values.view(np.uint64) == np.uint64(STALE_NAN_BITS)
+    out: npt.NDArray[np.bool_] = values.view(np.uint64) == np.uint64(STALE_NAN_BITS)
+    return out
 
 
 class QueryError(ValueError):

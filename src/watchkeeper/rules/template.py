@@ -121,7 +121,7 @@ def parse_template(text: str, name: str = "template") -> Template:
         rest = rest.lstrip()
     if rest:
         parts.append(("text", rest, pos))
-    nodes, i, end = _parse_list(parts, 0, name, text)
+    nodes, _i, end = _parse_list(parts, 0, name, text)
     if end is not None:
         raise TemplateError(f"{name}: unexpected {{{{{end}}}}}")
     return Template(name, nodes)
@@ -367,14 +367,14 @@ def _cmp(op: str) -> Callable[..., bool]:
             raise TemplateError(f"missing argument for comparison {op}")
         for b in bs:
             ka, kb = _kind(a), _kind(b)
-            if ka != kb or ka == "other" and op not in ("eq", "ne"):
+            if ka != kb or (ka == "other" and op not in ("eq", "ne")):
                 raise TemplateError(f"error calling {op}: incompatible types for comparison")
             if op == "eq" and a == b:
                 return True
         if op == "eq":
             return False
         b = bs[0]
-        return {"ne": a != b, "lt": a < b, "le": a <= b, "gt": a > b, "ge": a >= b}[op]
+        return bool({"ne": a != b, "lt": a < b, "le": a <= b, "gt": a > b, "ge": a >= b}[op])
 
     return fn
 
@@ -552,7 +552,11 @@ class _Exec:
 
     def command(self, cmd: list[Any], dot: Any, scope: list[dict[str, Any]], prev: Any) -> Any:
         head = cmd[0]
-        if isinstance(head, _Tok) and head.kind == "ident" and head.text not in ("true", "false", "nil"):
+        if (
+            isinstance(head, _Tok)
+            and head.kind == "ident"
+            and head.text not in ("true", "false", "nil")
+        ):
             name = head.text
             if name in _AND_OR:
                 result: Any = None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from watchkeeper.collect.registry import build_collectors
 from watchkeeper.config.model import Config
+from watchkeeper.rules.setup import load_rule_groups
+from watchkeeper.runtime.rule_tasks import RuleGroupTask
 from watchkeeper.runtime.runner import Runner
 from watchkeeper.runtime.self_metrics import SelfCollector
 from watchkeeper.runtime.stats import RuntimeStats
@@ -23,7 +25,13 @@ def build_runner(config: Config, *, interval: float | None = None) -> Runner:
         )
     storage = config.storage
     store = open_store(storage.path)
-    return Runner(
+    try:
+        groups = load_rule_groups(config.rules, store, external_labels=dict(config.global_.labels))
+    except BaseException:
+        store.close()
+        raise
+    collectors.extend(RuleGroupTask(g) for g in groups)
+    runner = Runner(
         collectors,
         store,
         labels=config.global_.labels,
@@ -34,3 +42,8 @@ def build_runner(config: Config, *, interval: float | None = None) -> Runner:
         retention_s=storage.retention,
         retention_check_interval=storage.retention_check_interval,
     )
+    if config.web.enabled:
+        from watchkeeper.web.wiring import build_web_service
+
+        runner.services.append(build_web_service(config, runner))
+    return runner

@@ -1,0 +1,72 @@
+"""The ``rules:`` section of watchkeeper.yml.
+
+Rule files stay in Prometheus's format; everything watchkeeper adds (threshold
+sugar, hysteresis, tolerant ``for``, missing-data policy, flap detection) is
+configured here, keyed by alert name, so the rule files remain valid for
+promtool and Prometheus.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from watchkeeper.config.duration import Duration
+
+__all__ = ["AlertOptions", "RulesConfig", "Threshold"]
+
+Comparison = Literal[">", "<", ">=", "<=", "==", "!="]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class AlertOptions(_Strict):
+    """Per-alert extras beyond Prometheus; all off by default."""
+
+    #: Hysteresis: while active, the alert is held as long as this PromQL
+    #: returns the alert's series (e.g. ``host_cpu_usage_percent > 80`` for an
+    #: alert firing at > 90).
+    keep_while: str | None = None
+    #: ``for`` tolerates this many consecutive evaluations without the series.
+    missed_evaluations: int = Field(0, ge=0, le=100)
+    #: When the expression's metrics have no data: resolve (Prometheus),
+    #: keep the current state, or fire a ``<alert>NoData`` alert.
+    missing_data: Literal["resolve", "keep", "alert"] = "resolve"
+    flap_window: Duration = 0.0
+    flap_max_changes: int = Field(0, ge=0)
+
+
+class Threshold(_Strict):
+    """Threshold sugar: ``{warning: 75, critical: 90, for: 5m}`` for one metric."""
+
+    warning: float | None = None
+    critical: float | None = None
+    op: Comparison = ">"
+    for_: Duration = Field(300.0, alias="for")
+    #: Hysteresis margin: once firing, hold until the value is this far back.
+    resolve_margin: float | None = None
+    #: Extra label matchers, e.g. ``{mountpoint="/"}``.
+    selector: str = ""
+    summary: str | None = None
+
+    @model_validator(mode="after")
+    def _needs_a_level(self) -> Threshold:
+        if self.warning is None and self.critical is None:
+            raise ValueError("give at least one of warning or critical")
+        return self
+
+
+class RulesConfig(_Strict):
+    rule_files: list[str] = Field(default_factory=list)
+    default_pack: bool = True
+    evaluation_interval: Duration = 15.0
+    thresholds: dict[str, Threshold] = Field(default_factory=dict)
+    #: Per-alert options keyed by alert name (or ``group/alert``).
+    alerts: dict[str, AlertOptions] = Field(default_factory=dict)
+    external_url: str = ""
+    #: Restore pending/firing state from ALERTS_FOR_STATE after a restart
+    #: within this outage.
+    outage_tolerance: Duration = 3600.0

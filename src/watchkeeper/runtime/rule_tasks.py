@@ -1,0 +1,43 @@
+"""Rule groups scheduled by the run loop like collectors.
+
+A rule group evaluation reads the store and returns samples to write
+(recording-rule outputs, ``ALERTS``, ``ALERTS_FOR_STATE``): exactly a
+collector's shape. Running it through the same scheduler gives it the same
+timeout, the same error handling and a ``watchkeeper_collector_up
+{collector="rules:<group>"}`` series for free.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+
+from watchkeeper.collect.base import SyncCollector
+from watchkeeper.model import Sample
+from watchkeeper.rules.alerting import Alert
+from watchkeeper.rules.group import RuleGroupRunner
+
+__all__ = ["RuleGroupTask"]
+
+#: Receives a group's active alerts after each evaluation (the notifier).
+AlertSink = Callable[[Sequence[Alert]], None]
+
+
+class RuleGroupTask(SyncCollector):
+    def __init__(
+        self,
+        group: RuleGroupRunner,
+        *,
+        interval: float | None = None,
+        on_alerts: AlertSink | None = None,
+    ) -> None:
+        every = interval or group.interval
+        # An evaluation may use most of its interval, as Prometheus allows.
+        super().__init__(f"rules:{group.name}", interval=every, timeout=max(1.0, every * 0.9))
+        self.group = group
+        self.on_alerts = on_alerts
+
+    def collect(self, now_ms: int) -> Iterable[Sample]:
+        samples = self.group.evaluate(now_ms)
+        if self.on_alerts is not None:
+            self.on_alerts(self.group.active_alerts())
+        return samples
