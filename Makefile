@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 UV_VERSION := 0.13.8
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 
-.PHONY: install system-deps run test lint format bench-quick clean
+.PHONY: install system-deps run test lint format bench-quick clean frontend
 
 install: $(VENV)/.installed
 
@@ -39,6 +39,10 @@ format: install
 
 bench-quick: install
 	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b --quick | tail -n 1; done
+
+# Rebuild the dashboard's static assets (uPlot from npm) into src/watchkeeper/web/static/.
+frontend:
+	cd web/frontend && npm ci --no-audit --no-fund && npm run build
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 from watchkeeper.collect.registry import build_collectors
 from watchkeeper.config.model import Config
+from watchkeeper.rules.group import RuleGroupRunner
 from watchkeeper.rules.setup import load_rule_groups
 from watchkeeper.runtime.rule_tasks import RuleGroupTask
 from watchkeeper.runtime.runner import Runner
@@ -30,7 +34,15 @@ def build_runner(config: Config, *, interval: float | None = None) -> Runner:
     except BaseException:
         store.close()
         raise
-    collectors.extend(RuleGroupTask(g) for g in groups)
+    board = None
+    listeners: list[Callable[[RuleGroupRunner], None]] = []
+    if config.web.enabled:
+        from watchkeeper.runtime.alert_feed import publish_to_board
+        from watchkeeper.web.alert_board import AlertBoard
+
+        board = AlertBoard()
+        listeners.append(partial(publish_to_board, board))
+    collectors.extend(RuleGroupTask(g, listeners=listeners) for g in groups)
     runner = Runner(
         collectors,
         store,
@@ -45,5 +57,5 @@ def build_runner(config: Config, *, interval: float | None = None) -> Runner:
     if config.web.enabled:
         from watchkeeper.web.wiring import build_web_service
 
-        runner.services.append(build_web_service(config, runner))
+        runner.services.append(build_web_service(config, runner, board=board))
     return runner

@@ -13,13 +13,12 @@ from collections.abc import Callable, Iterable, Sequence
 
 from watchkeeper.collect.base import SyncCollector
 from watchkeeper.model import Sample
-from watchkeeper.rules.alerting import Alert
 from watchkeeper.rules.group import RuleGroupRunner
 
 __all__ = ["RuleGroupTask"]
 
-#: Receives a group's active alerts after each evaluation (the notifier).
-AlertSink = Callable[[Sequence[Alert]], None]
+#: Told about the group after each evaluation (the web's board, the notifier).
+GroupListener = Callable[[RuleGroupRunner], None]
 
 
 class RuleGroupTask(SyncCollector):
@@ -28,16 +27,16 @@ class RuleGroupTask(SyncCollector):
         group: RuleGroupRunner,
         *,
         interval: float | None = None,
-        on_alerts: AlertSink | None = None,
+        listeners: Sequence[GroupListener] = (),
     ) -> None:
         every = interval or group.interval
         # An evaluation may use most of its interval, as Prometheus allows.
         super().__init__(f"rules:{group.name}", interval=every, timeout=max(1.0, every * 0.9))
         self.group = group
-        self.on_alerts = on_alerts
+        self.listeners = list(listeners)
 
     def collect(self, now_ms: int) -> Iterable[Sample]:
         samples = self.group.evaluate(now_ms)
-        if self.on_alerts is not None:
-            self.on_alerts(self.group.active_alerts())
+        for listener in self.listeners:
+            listener(self.group)
         return samples

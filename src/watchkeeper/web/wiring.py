@@ -1,0 +1,53 @@
+"""From the configuration and a built Runner to the web Service.
+
+The one place that knows how the web plugs into the run loop: the store and
+stats are the runner's, live updates and ``/metrics`` hang off its writer,
+metadata comes from its collectors, and the first admin is created (its
+password printed once) before the port opens.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from watchkeeper.config.model import Config
+from watchkeeper.model import MetricMeta
+from watchkeeper.web.alert_board import AlertBoard
+from watchkeeper.web.app import connect_writer, create_app
+from watchkeeper.web.authdb import AuthDB
+from watchkeeper.web.server import WebServer, announce_initial_admin
+
+__all__ = ["build_web_service"]
+
+log = logging.getLogger("watchkeeper.web")
+
+
+def build_web_service(
+    config: Config, runner: Any, *, board: AlertBoard | None = None, health: Any = None
+) -> WebServer:
+    web = config.web
+    db = AuthDB(web.database_path(config.storage.path))
+    announce_initial_admin(db, web.auth.initial_admin)
+    metadata: list[MetricMeta] = []
+    for collector in runner.collectors:
+        metadata.extend(getattr(collector, "metrics", ()))
+    if health is None and getattr(config, "health", None) is not None:
+        try:
+            from watchkeeper.health.build import build_health_runner
+
+            health = build_health_runner(config.health)
+        except Exception as exc:  # a bad check must not keep the dashboard down
+            log.error("health checks unavailable in the web: %s", exc)
+    app = create_app(
+        config=web,
+        store=runner.store,
+        auth_db=db,
+        board=board,
+        metadata=metadata,
+        health=health,
+        stats=runner.stats,
+        rules_enabled=board is not None,
+    )
+    connect_writer(app, runner.writer)
+    return WebServer(app, web.listen, web.port)

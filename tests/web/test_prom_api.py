@@ -1,0 +1,112 @@
+"""The Prometheus HTTP API: envelope, parameters, error types."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from web_helpers import WebEnv, bearer
+
+
+def _get(client: TestClient, env: WebEnv, path: str, **params: object):  # type: ignore[no-untyped-def]
+    return client.get(path, params=params, headers=bearer(env, "viewer"))
+
+
+def test_instant_query_vector(client: TestClient, web_env: WebEnv) -> None:
+    r = _get(client, web_env, "/api/v1/query", query="host_load1", time=web_env.now_ms / 1000)
+    body = r.json()
+    assert r.status_code == 200
+    assert body["status"] == "success"
+    assert body["data"]["resultType"] == "vector"
+    [sample] = body["data"]["result"]
+    assert sample["metric"] == {"__name__": "host_load1", "instance": "web-1"}
+    assert isinstance(sample["value"][1], str)
+    float(sample["value"][1])
+
+
+def test_rfc3339_and_unix_times_agree(client: TestClient, web_env: WebEnv) -> None:
+    import datetime as dt
+
+    t = web_env.now_ms // 1000 - 600
+    iso = dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000000000Z")
+    a = _get(client, web_env, "/api/v1/query", query="host_load1", time=t).json()
+    b = _get(client, web_env, "/api/v1/query", query="host_load1", time=iso).json()
+    assert a == b
+
+
+def test_query_range_matrix_and_post_form(client: TestClient, web_env: WebEnv) -> None:
+    end = web_env.now_ms / 1000
+    params = {
+        "query": 'host_disk_usage_percent{mountpoint="/"}',
+        "start": end - 3600,
+        "end": end,
+        "step": "1m",
+    }
+    r = _get(client, web_env, "/api/v1/query_range", **params)
+    data = r.json()["data"]
+    assert data["resultType"] == "matrix"
+    values = data["result"][0]["values"]
+    assert len(values) == 61
+    assert values[1][0] - values[0][0] == 60
+    posted = client.post("/api/v1/query_range", data=params, headers=bearer(web_env, "viewer"))
+    assert posted.json() == r.json()
+
+
+def test_bad_input_is_400_bad_data(client: TestClient, web_env: WebEnv) -> None:
+    cases = [
+        ("/api/v1/query", {"query": "sum("}),
+        ("/api/v1/query", {}),
+        ("/api/v1/query", {"query": "up", "time": "yesterday"}),
+        ("/api/v1/query_range", {"query": "up", "start": 0, "end": 10, "step": "0"}),
+        ("/api/v1/query_range", {"query": "up", "start": 10, "end": 0, "step": "1"}),
+        ("/api/v1/query_range", {"query": "up", "start": 0, "end": 86400 * 30, "step": "1s"}),
+        ("/api/v1/query_range", {"query": "up", "start": 0, "end": 10, "step": "fast"}),
+        ("/api/v1/series", {}),
+        ("/api/v1/series", {"match[]": '{job=~".*"}'}),
+        ("/api/v1/label/bad-name/values", {}),
+    ]
+    for path, params in cases:
+        r = _get(client, web_env, path, **params)
+        assert r.status_code == 400, (path, params, r.text)
+        body = r.json()
+        assert body["status"] == "error"
+        assert body["errorType"] == "bad_data"
+        assert body["error"]
+
+
+def test_series_labels_and_values(client: TestClient, web_env: WebEnv) -> None:
+    r = client.get(
+        "/api/v1/series",
+        params=[("match[]", "host_disk_usage_percent"), ("match[]", "host_load1")],
+        headers=bearer(web_env, "viewer"),
+    )
+    names = sorted((s["__name__"], s.get("mountpoint", "")) for s in r.json()["data"])
+    assert names == [
+        ("host_disk_usage_percent", "/"),
+        ("host_disk_usage_percent", "/var"),
+        ("host_load1", ""),
+    ]
+    labels = _get(client, web_env, "/api/v1/labels").json()["data"]
+    assert labels == ["__name__", "instance", "interface", "mountpoint"]
+    values = _get(client, web_env, "/api/v1/label/mountpoint/values").json()["data"]
+    assert values == ["/", "/var"]
+    names = _get(client, web_env, "/api/v1/label/__name__/values").json()["data"]
+    assert "host_cpu_usage_percent" in names
+
+
+def test_rules_alerts_buildinfo(client: TestClient, web_env: WebEnv) -> None:
+    from test_auth import _one_alert
+
+    web_env.board.publish(*_one_alert())
+    rules = _get(client, web_env, "/api/v1/rules").json()["data"]["groups"]
+    rule = rules[0]["rules"][0]
+    assert rule["state"] == "firing"
+    assert rule["type"] == "alerting"
+    assert rule["alerts"][0]["value"] == "97.5"
+    assert (
+        _get(client, web_env, "/api/v1/rules", type="record").json()["data"]["groups"][0]["rules"]
+        == []
+    )
+    alerts = _get(client, web_env, "/api/v1/alerts").json()["data"]["alerts"]
+    assert alerts[0]["labels"]["alertname"] == "HighCPU"
+    assert alerts[0]["activeAt"].endswith("Z")
+    info = _get(client, web_env, "/api/v1/status/buildinfo").json()["data"]
+    assert info["version"]
