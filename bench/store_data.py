@@ -21,10 +21,14 @@ INTERVAL_MS = 10_000
 DAY_MS = 86_400_000
 START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 KINDS = ("gauge", "counter", "constant", "step")
-_GAUGES = ("host_cpu_usage_percent", "host_load1", "host_memory_usage_percent",
-           "host_disk_io_time_ms", "app_request_duration_ms")
-_COUNTERS = ("host_network_receive_bytes_total", "host_cpu_seconds_total",
-             "app_requests_total")
+_GAUGES = (
+    "host_cpu_usage_percent",
+    "host_load1",
+    "host_memory_usage_percent",
+    "host_disk_io_time_ms",
+    "app_request_duration_ms",
+)
+_COUNTERS = ("host_network_receive_bytes_total", "host_cpu_seconds_total", "app_requests_total")
 _CONSTANTS = ("host_cpu_count", "host_memory_total_bytes", "up")
 _STEPS = ("host_processes", "app_workers", "db_connections")
 
@@ -50,14 +54,18 @@ def make_dataset(n_series: int = 10_000, seed: int = 42, per_host: int = 100) ->
     for i in range(n_series):
         pool = (_GAUGES, _COUNTERS, _CONSTANTS, _STEPS)[kinds[i]]
         names.append(pool[i % len(pool)])
-        labels.append(Labels({"instance": f"host-{hosts[i]:03d}", "job": "node", "idx": str(i % per_host)}))
+        labels.append(
+            Labels({"instance": f"host-{hosts[i]:03d}", "job": "node", "idx": str(i % per_host)})
+        )
     return DataSet(n_series, seed, names, labels, kinds, hosts)
 
 
 class Generator:
     """Values per cycle block for chosen series; state carries across blocks."""
 
-    def __init__(self, ds: DataSet, series: npt.NDArray[np.intp] | None = None, seed: int = 7) -> None:
+    def __init__(
+        self, ds: DataSet, series: npt.NDArray[np.intp] | None = None, seed: int = 7
+    ) -> None:
         self.ds = ds
         self.idx = np.arange(ds.n_series) if series is None else np.asarray(series)
         s = self.idx.size
@@ -126,7 +134,9 @@ class Generator:
             vals[:, st] = lv
         return ts.astype(np.int64), vals
 
-    def cycles(self, n: int, block: int = 60) -> Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]]:
+    def cycles(
+        self, n: int, block: int = 60
+    ) -> Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]]:
         """One (ts[series], values[series]) per cycle."""
         done = 0
         while done < n:

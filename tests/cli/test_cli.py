@@ -160,7 +160,7 @@ def test_run_then_query_and_status_from_another_process(
 def test_query_reports_bad_selector_and_no_data(data_dir: Path) -> None:
     bad = wk("query", "host_cpu{", env={"WATCHKEEPER_DATA_DIR": str(data_dir)})
     assert bad.returncode == 2
-    assert "invalid selector" in bad.stderr
+    assert "invalid PromQL" in bad.stderr
     missing = wk("query", "host_cpu_usage_percent", env={"WATCHKEEPER_DATA_DIR": str(data_dir)})
     assert missing.returncode == 1
     assert "no data yet" in missing.stderr

@@ -24,7 +24,12 @@ def test_no_file_means_defaults(data_dir: Path, monkeypatch: pytest.MonkeyPatch)
     cfg = loaded.config
     assert cfg.collectors.host.enabled
     assert cfg.collectors.host.interval == 10.0
-    assert cfg.storage.retention == 30 * 86400
+    assert cfg.storage.retention == 15 * 86400
+    assert cfg.storage.retention_ms() == {
+        0: 15 * 86400_000,
+        60_000: 90 * 86400_000,
+        3_600_000: 2 * 365 * 86400_000,
+    }
     assert cfg.storage.path == data_dir / "watchkeeper.db"
     assert "instance" in cfg.global_.labels
 

@@ -12,6 +12,7 @@ from watchkeeper.cli.query import query_command
 from watchkeeper.cli.rules import app as rules_app
 from watchkeeper.cli.run import run_command
 from watchkeeper.cli.status import status_command
+from watchkeeper.cli.store import app as store_app
 from watchkeeper.cli.users import token_app, user_app
 
 __all__ = ["app", "main"]
@@ -48,6 +49,7 @@ app.command("health")(health_command)
 app.command("init")(init_command)
 app.add_typer(config_app, name="config")
 app.add_typer(rules_app, name="rules")
+app.add_typer(store_app, name="store")
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 

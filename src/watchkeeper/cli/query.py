@@ -96,6 +96,7 @@ def query_command(
     except SelectorError:
         is_selector = False
         matchers = []
+        _check_syntax(expr)
 
     path = cfg.storage.path
     if not path.exists():
@@ -117,6 +118,15 @@ def query_command(
         except QueryError as exc:
             fail(str(exc), 2)
     _print_result(console, result, limit, max_series)
+
+
+def _check_syntax(expr: str) -> None:
+    import promql_parser
+
+    try:
+        promql_parser.parse(expr)
+    except ValueError as exc:
+        fail(f"invalid PromQL {expr!r}: {exc}", 2)
 
 
 def _instant(store: Store, expr: str, at_ms: int) -> QueryResult:

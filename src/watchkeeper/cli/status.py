@@ -13,6 +13,7 @@ import typer
 from watchkeeper.cli.common import ConfigOption, fail, load_or_exit
 from watchkeeper.cli.render import format_age, format_time
 from watchkeeper.collect.registry import build_collectors
+from watchkeeper.config.duration import format_duration
 from watchkeeper.config.model import Config
 from watchkeeper.model import NAME_LABEL, Matcher
 from watchkeeper.store import Store, open_store
@@ -85,9 +86,15 @@ def status_command(config: ConfigOption = None) -> None:
         info.add_row(
             "newest", f"{format_time(stats.newest_ms)} ({format_age(stats.newest_ms, now)})"
         )
-    info.add_row("retention", f"{cfg.storage.retention / 86400:g} days")
+    st = cfg.storage
+    info.add_row(
+        "retention",
+        f"raw {format_duration(st.retention)}, 1m rollups {format_duration(st.retention_1m)}, "
+        f"1h rollups {format_duration(st.retention_1h)}",
+    )
     for key, extra in stats.extra.items():
-        info.add_row(str(key), str(extra))
+        if isinstance(extra, str | int | float):  # details: `watchkeeper store stats`
+            info.add_row(str(key), f"{extra:,}" if isinstance(extra, int) else str(extra))
     console.print(info)
     raise typer.Exit(1 if unhealthy else 0)
 

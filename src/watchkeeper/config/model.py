@@ -11,10 +11,10 @@ from pydantic import Field, field_validator
 
 from watchkeeper.config.base import StrictModel
 from watchkeeper.config.collectors import CollectorsConfig
-from watchkeeper.config.duration import Duration
+from watchkeeper.config.duration import Duration, format_duration
 from watchkeeper.config.health import HealthConfig
-from watchkeeper.config.rules import RulesConfig
 from watchkeeper.config.notify import NotifyConfig
+from watchkeeper.config.rules import RulesConfig
 from watchkeeper.config.web import WebConfig
 from watchkeeper.model import is_valid_label_name
 
@@ -64,10 +64,14 @@ class LogConfig(StrictModel):
 class StorageConfig(StrictModel):
     #: The store file; defaults to ``<data dir>/watchkeeper.db``.
     path: Path = Field(default_factory=lambda: default_data_dir() / "watchkeeper.db")
-    #: How long samples are kept.
-    retention: Duration = 30 * 86400.0
-    #: How often old samples are deleted.
-    retention_check_interval: Duration = 3600.0
+    #: How long raw samples are kept.
+    retention: Duration = 15 * 86400.0
+    #: How long the 1-minute and 1-hour rollups (min, max, sum, count, last) are kept.
+    retention_1m: Duration = 90 * 86400.0
+    retention_1h: Duration = 2 * 365 * 86400.0
+    #: Recent samples kept uncompressed in memory (about 20 bytes each) before
+    #: they are cut into compressed chunks.
+    head_samples: int = Field(250_000, ge=10_000, le=100_000_000)
     #: Samples written per batch at most.
     batch_size: int = Field(5000, ge=1, le=1_000_000)
     #: Buffered samples are written at least this often.
@@ -80,12 +84,20 @@ class StorageConfig(StrictModel):
     def _expand(cls, path: Path) -> Path:
         return path.expanduser()
 
-    @field_validator("retention")
+    @field_validator("retention", "retention_1m", "retention_1h")
     @classmethod
     def _retention_floor(cls, value: float) -> float:
         if value < 3600:
-            raise ValueError(f"must be at least 1h, got {value:g}s")
+            raise ValueError(f"must be at least 1h, got {format_duration(value)}")
         return value
+
+    def retention_ms(self) -> dict[int, int]:
+        """Retention per resolution (0 = raw, 60000 = 1 min, 3600000 = 1 h), in ms."""
+        return {
+            0: int(self.retention * 1000),
+            60_000: int(self.retention_1m * 1000),
+            3_600_000: int(self.retention_1h * 1000),
+        }
 
 
 class Config(StrictModel):

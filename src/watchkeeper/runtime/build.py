@@ -28,7 +28,10 @@ def build_runner(config: Config, *, interval: float | None = None) -> Runner:
             SelfCollector(stats, interval=interval or self_cfg.interval, timeout=self_cfg.timeout)
         )
     storage = config.storage
-    store = open_store(storage.path)
+    # The engine applies retention per resolution itself, off the write path.
+    store = open_store(
+        storage.path, retention_ms=storage.retention_ms(), max_head_samples=storage.head_samples
+    )
     try:
         groups = load_rule_groups(config.rules, store, external_labels=dict(config.global_.labels))
     except BaseException:
@@ -51,8 +54,6 @@ def build_runner(config: Config, *, interval: float | None = None) -> Runner:
         batch_size=storage.batch_size,
         flush_interval=storage.flush_interval,
         max_buffered=storage.max_buffered_samples,
-        retention_s=storage.retention,
-        retention_check_interval=storage.retention_check_interval,
     )
     if config.web.enabled:
         from watchkeeper.web.wiring import build_web_service

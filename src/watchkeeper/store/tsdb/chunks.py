@@ -9,6 +9,7 @@ a range read touches one or two chunks per series.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from watchkeeper.store.tsdb.codec import (
-    ChunkCorruptError,
+    DecimalScale,
     decimal_scale,
     decode_chunk,
     encode_chunk,
@@ -43,7 +44,7 @@ I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
 
 RAW = 0
-ROLLUP_RESOLUTIONS = (60_000, 3_600_000)
+ROLLUP_RESOLUTIONS = (60_000, 3_600_000)  # the cut derives hours from minutes
 DAY = 86_400_000
 SPAN_MS = {RAW: DAY, 60_000: 4 * DAY, 3_600_000: 64 * DAY}
 
@@ -71,7 +72,7 @@ def _span_slices(t: I64, span: int) -> Iterator[tuple[int, int]]:
         return
     cuts = np.flatnonzero(np.diff(t // span)) + 1
     bounds = [0, *cuts.tolist(), n]
-    yield from zip(bounds[:-1], bounds[1:], strict=False)
+    yield from itertools.pairwise(bounds)
 
 
 def series_rows(
@@ -79,14 +80,23 @@ def series_rows(
 ) -> list[ChunkRow]:
     """Raw and rollup chunks for one series' sorted, duplicate-free points."""
     rows: list[ChunkRow] = []
-    for a, b in _span_slices(ts, SPAN_MS[RAW]):
+    scale = decimal_scale(vals)
+    slices = list(_span_slices(ts, SPAN_MS[RAW]))
+    for a, b in slices:
         t, v = ts[a:b], vals[a:b]
-        blob = encode_chunk(0, [t, v], level=level)
+        part = scale
+        if len(slices) > 1 and scale is not None:
+            part = DecimalScale(scale.decimals, scale.ints[a:b])
+        blob = encode_chunk(0, [t, v], level=level, value_scale=part)
         rows.append(ChunkRow(RAW, sid, int(t[0]), gen, int(t[-1]), b - a, blob))
     if rollups:
-        scale = decimal_scale(vals)
-        for res in ROLLUP_RESOLUTIONS:
-            rows.extend(rollup_rows(sid, res, compute_rollup(ts, vals, res, scale), gen, level))
+        minute = compute_rollup(ts, vals, 60_000, scale)
+        rows.extend(rollup_rows(sid, 60_000, minute, gen, level))
+        # Hours from minutes: rollups merge exactly, and there are 6x fewer minutes than samples.
+        hours = minute.t // 3_600_000 * 3_600_000
+        m = minute
+        hour = merge_rollups([Rollup(hours, m.count, m.min, m.max, m.sum, m.last)])
+        rows.extend(rollup_rows(sid, 3_600_000, hour, gen, level))
     return rows
 
 
@@ -108,7 +118,7 @@ def cut_rows(run: Run, gen: int, *, level: int) -> list[ChunkRow]:
         return []
     bounds = [0, *(np.flatnonzero(run.refs[1:] != run.refs[:-1]) + 1).tolist(), n]
     rows: list[ChunkRow] = []
-    for a, b in zip(bounds[:-1], bounds[1:], strict=False):
+    for a, b in itertools.pairwise(bounds):
         rows.extend(series_rows(int(run.refs[a]), run.ts[a:b], run.vals[a:b], gen, level=level))
     return rows
 
@@ -136,5 +146,3 @@ def merge_rollup_rows(rows: list[ChunkRow], gen: int, level: int) -> list[ChunkR
     ordered = sorted(rows, key=lambda r: (r.gen, r.min_t))
     merged = merge_rollups([decode_rollup(r.data) for r in ordered])
     return rollup_rows(rows[0].series_id, rows[0].res, merged, gen, level)
-
-

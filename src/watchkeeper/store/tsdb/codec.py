@@ -160,8 +160,13 @@ def _encode_int(x: I64) -> _Encoded:
     return _int_stream(x, INT_DELTA)
 
 
-def _encode_float(x: F64, *, rel_tol: float = 0.0) -> _Encoded:
-    dec = decimal_scale(x, rel_tol=rel_tol)
+_UNKNOWN = DecimalScale(-1, np.zeros(0, np.int64))
+
+
+def _encode_float(
+    x: F64, *, rel_tol: float = 0.0, known: DecimalScale | None = _UNKNOWN
+) -> _Encoded:
+    dec = decimal_scale(x, rel_tol=rel_tol) if known is _UNKNOWN else known
     if dec is not None and x.size > 2:
         d = np.diff(dec.ints)
         dd = np.diff(d)
@@ -229,8 +234,18 @@ SCHEMAS: dict[int, tuple[str, ...]] = {
 SUM_REL_TOL = 1e-12
 
 
-def encode_chunk(kind: int, columns: list[I64 | F64], *, level: int = 3) -> bytes:
-    """Encode equally long columns (first: timestamps) into one self-checking blob."""
+def encode_chunk(
+    kind: int,
+    columns: list[I64 | F64],
+    *,
+    level: int = 3,
+    value_scale: DecimalScale | None = _UNKNOWN,
+) -> bytes:
+    """Encode equally long columns (first: timestamps) into one self-checking blob.
+
+    ``value_scale`` is ``decimal_scale`` of a raw chunk's values when the
+    caller already computed it (the cut does, for the rollups' exact sums).
+    """
     schema = SCHEMAS[kind]
     n = int(columns[0].shape[0])
     encoded: list[_Encoded] = []
@@ -243,7 +258,10 @@ def encode_chunk(kind: int, columns: list[I64 | F64], *, level: int = 3) -> byte
             encoded.append(_encode_int(np.ascontiguousarray(col, np.int64)))
         else:
             tol = SUM_REL_TOL if kind == 1 and i == 4 else 0.0
-            encoded.append(_encode_float(np.ascontiguousarray(col, np.float64), rel_tol=tol))
+            known = value_scale if kind == 0 else _UNKNOWN
+            encoded.append(
+                _encode_float(np.ascontiguousarray(col, np.float64), rel_tol=tol, known=known)
+            )
     parts = [_HEADER.pack(_MAGIC, _VERSION, kind, n, len(encoded))]
     parts += [_COLUMN.pack(c.codec, c.scale, c.width, c.base) for c in encoded]
     payload = b"".join(_shuffle(c.stream, c.width) for c in encoded)

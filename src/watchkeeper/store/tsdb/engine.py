@@ -125,7 +125,9 @@ class TSDBStore(Store):
         self.retention_ms.update(retention_ms or {})
         unknown = set(self.retention_ms) - {RAW, *ROLLUP_RESOLUTIONS}
         if unknown:
-            raise ValueError(f"retention for unknown resolutions {sorted(unknown)} (use 0, 60000, 3600000)")
+            raise ValueError(
+                f"retention for unknown resolutions {sorted(unknown)} (use 0, 60000, 3600000)"
+            )
         self.chunk_range_ms = chunk_range_ms
         self.ooo_window_ms = ooo_window_ms
         self.max_head_samples = max_head_samples
@@ -142,6 +144,7 @@ class TSDBStore(Store):
         self._ids: dict[tuple[str, Labels], int] = {}
         self._next_id = 1
         self._closed = False
+        self._stopping = False
         self._lockfile: IO[bytes] | None = None
         self._min_valid = -(2**62)  # samples older than this are already in chunks
         self._deleted_before = -(2**62)
@@ -232,7 +235,8 @@ class TSDBStore(Store):
                 self.head.drop_before(max(self._min_valid, self._deleted_before))
             floor = max(self._min_valid, self._deleted_before)
             for seq, data in db.execute(
-                "SELECT seq, data FROM wal WHERE seq > ? ORDER BY seq", (self._last_seq,)
+                "SELECT seq, CAST(data AS BLOB) FROM wal WHERE seq > ? ORDER BY seq",
+                (self._last_seq,),
             ):
                 self._last_seq = int(seq)
                 try:
@@ -282,7 +286,9 @@ class TSDBStore(Store):
             ts = np.array(stamps, dtype=np.int64)
             vals = np.array(values, dtype=np.float64)
         except (TypeError, ValueError) as exc:
-            raise ValueError(f"append: samples must be (name, labels, int ms, float): {exc}") from None
+            raise ValueError(
+                f"append: samples must be (name, labels, int ms, float): {exc}"
+            ) from None
         with self._write_lock:
             keys = list(zip(names, labels, strict=True))
             found = list(map(self._ids.get, keys))
@@ -362,7 +368,11 @@ class TSDBStore(Store):
                 db.executemany(
                     "INSERT INTO series (id, name, labels) VALUES (?, ?, ?)",
                     [
-                        (s.id, s.name, json.dumps(s.labels.as_dict(), sort_keys=True, separators=(",", ":")))
+                        (
+                            s.id,
+                            s.name,
+                            json.dumps(s.labels.as_dict(), sort_keys=True, separators=(",", ":")),
+                        )
                         for s in new
                     ],
                 )
@@ -388,7 +398,9 @@ class TSDBStore(Store):
         if head.min_t is None or head.max_t is None or head.frozen is not None:
             return False
         span = head.max_t - head.min_t
-        return span > self.chunk_range_ms + self.ooo_window_ms or head.samples > self.max_head_samples
+        return (
+            span > self.chunk_range_ms + self.ooo_window_ms or head.samples > self.max_head_samples
+        )
 
     def cut(self, before_ms: int | None = None) -> int:
         """Cut head samples older than ``before_ms`` into chunks; return how many.
@@ -452,7 +464,8 @@ class TSDBStore(Store):
             groups: dict[tuple[int, int, int], list[ChunkRow]] = defaultdict(list)
             params = (SPAN_MS[RAW], SPAN_MS[60_000], SPAN_MS[3_600_000])
             candidates = self._mdb.execute(
-                "SELECT res, series_id, min_t / (CASE res WHEN 0 THEN ? WHEN 60000 THEN ? ELSE ? END) AS span"
+                "SELECT res, series_id,"
+                " min_t / (CASE res WHEN 0 THEN ? WHEN 60000 THEN ? ELSE ? END) AS span"
                 " FROM chunks GROUP BY res, series_id, span HAVING count(*) > 1",
                 params,
             ).fetchall()
@@ -462,8 +475,8 @@ class TSDBStore(Store):
                 for res, sid, span in batch:
                     lo = int(span) * SPAN_MS[res]
                     for row in self._mdb.execute(
-                        "SELECT res, series_id, min_t, gen, max_t, n, data FROM chunks"
-                        " WHERE res = ? AND series_id = ? AND min_t >= ? AND min_t < ?",
+                        "SELECT res, series_id, min_t, gen, max_t, n, CAST(data AS BLOB)"
+                        " FROM chunks WHERE res = ? AND series_id = ? AND min_t >= ? AND min_t < ?",
                         (res, sid, lo, lo + SPAN_MS[res]),
                     ):
                         groups[(res, sid, int(span))].append(ChunkRow(*row))
@@ -488,7 +501,7 @@ class TSDBStore(Store):
                     db.execute("BEGIN IMMEDIATE")
                     try:
                         db.executemany(
-                            "DELETE FROM chunks WHERE res = ? AND series_id = ? AND min_t = ? AND gen = ?",
+                            _DELETE_CHUNK,
                             [r.key() for r in old],
                         )
                         _insert_rows(db, new)
@@ -507,7 +520,8 @@ class TSDBStore(Store):
         """Give free pages back to the file system and fold SQLite's WAL into the file."""
         self._check_writable()
         with self._maint_lock, self._read_lock:
-            self._mdb.execute("PRAGMA incremental_vacuum").fetchall()  # one page per row stepped
+            # executescript steps the pragma to the end (execute would free one page).
+            self._mdb.executescript("PRAGMA incremental_vacuum;")
             self._mdb.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
     # -- retention -------------------------------------------------------------
@@ -588,7 +602,7 @@ class TSDBStore(Store):
             rows = [
                 ChunkRow(*r)
                 for r in db.execute(
-                    "SELECT res, series_id, min_t, gen, max_t, n, data FROM chunks"
+                    "SELECT res, series_id, min_t, gen, max_t, n, CAST(data AS BLOB) FROM chunks"
                     " WHERE res = 0 AND min_t < ?",
                     (ts_ms,),
                 )
@@ -610,8 +624,12 @@ class TSDBStore(Store):
                     continue
                 replace.extend(
                     series_rows(
-                        row.series_id, ts[keep], vals[keep], gen,
-                        level=self.compaction_level, rollups=False,
+                        row.series_id,
+                        ts[keep],
+                        vals[keep],
+                        gen,
+                        level=self.compaction_level,
+                        rollups=False,
                     )
                 )
             with self._read_lock, self._write_lock:
@@ -619,7 +637,7 @@ class TSDBStore(Store):
                 try:
                     # Every chunk starting before ts_ms goes; the straddling ones come back trimmed.
                     db.executemany(
-                        "DELETE FROM chunks WHERE res = ? AND series_id = ? AND min_t = ? AND gen = ?",
+                        _DELETE_CHUNK,
                         [r.key() for r in rows],
                     )
                     _insert_rows(db, replace)
@@ -635,10 +653,10 @@ class TSDBStore(Store):
 
     # -- maintenance thread ------------------------------------------------------
     def _maintain(self) -> None:
-        while not self._closed:
+        while not self._stopping:
             self._wake.wait(self._maintenance_interval_s)
             self._wake.clear()
-            if self._closed:
+            if self._stopping:
                 return
             try:
                 self.run_maintenance()
@@ -713,7 +731,7 @@ class TSDBStore(Store):
         span = SPAN_MS[RAW]
         parts: list[tuple[I64, F64]] = []
         for min_t, gen, data in db.execute(
-            "SELECT min_t, gen, data FROM chunks WHERE res = 0 AND series_id = ?"
+            "SELECT min_t, gen, CAST(data AS BLOB) FROM chunks WHERE res = 0 AND series_id = ?"
             " AND min_t >= ? AND min_t <= ? AND max_t >= ? ORDER BY gen",
             (sid, start - start % span, end, start),
         ):
@@ -757,7 +775,8 @@ class TSDBStore(Store):
                     hts, hvals = self.head.read(series.id, start, end_ms)
                 parts: list[Rollup] = []
                 for min_t, gen, data in db.execute(
-                    "SELECT min_t, gen, data FROM chunks WHERE res = ? AND series_id = ?"
+                    "SELECT min_t, gen, CAST(data AS BLOB) FROM chunks"
+                    " WHERE res = ? AND series_id = ?"
                     " AND min_t >= ? AND min_t <= ? AND max_t >= ? ORDER BY gen",
                     (res_ms, series.id, start - start % span, end_ms, start),
                 ):
@@ -777,7 +796,12 @@ class TSDBStore(Store):
         log.error(
             "%s: damaged chunk (res %s, series %s, from %s, gen %s) skipped: %s; "
             "run `watchkeeper store check` to quarantine it",
-            self.path, res, sid, min_t, gen, exc,
+            self.path,
+            res,
+            sid,
+            min_t,
+            gen,
+            exc,
         )
 
     # -- check -------------------------------------------------------------------------
@@ -796,7 +820,7 @@ class TSDBStore(Store):
         chunks = wal_records = wal_damaged = 0
         with self._maint_lock, self._snapshot() as db:
             for res, sid, min_t, gen, data in db.execute(
-                "SELECT res, series_id, min_t, gen, data FROM chunks"
+                "SELECT res, series_id, min_t, gen, CAST(data AS BLOB) FROM chunks"
             ):
                 chunks += 1
                 try:
@@ -805,9 +829,17 @@ class TSDBStore(Store):
                     else:
                         decode_rollup(data)
                 except ChunkCorruptError as exc:
-                    damaged.append({"res": res, "series_id": sid, "min_t": min_t, "gen": gen, "error": str(exc)})
+                    damaged.append(
+                        {
+                            "res": res,
+                            "series_id": sid,
+                            "min_t": min_t,
+                            "gen": gen,
+                            "error": str(exc),
+                        }
+                    )
                     bad_keys.append((res, sid, min_t, gen, str(exc)))
-            for (data,) in db.execute("SELECT data FROM wal"):
+            for (data,) in db.execute("SELECT CAST(data AS BLOB) FROM wal"):
                 wal_records += 1
                 try:
                     decode_record(data)
@@ -822,12 +854,14 @@ class TSDBStore(Store):
                     for res, sid, min_t, gen, reason in bad_keys:
                         key = (res, sid, min_t, gen)
                         db.execute(
-                            "INSERT INTO quarantine SELECT res, series_id, min_t, gen, max_t, n, data, ?, ?"
-                            " FROM chunks WHERE res = ? AND series_id = ? AND min_t = ? AND gen = ?",
+                            "INSERT INTO quarantine"
+                            " SELECT res, series_id, min_t, gen, max_t, n, data, ?, ?"
+                            " FROM chunks"
+                            " WHERE res = ? AND series_id = ? AND min_t = ? AND gen = ?",
                             (reason, now, *key),
                         )
                         db.execute(
-                            "DELETE FROM chunks WHERE res = ? AND series_id = ? AND min_t = ? AND gen = ?",
+                            _DELETE_CHUNK,
                             key,
                         )
                     db.execute("COMMIT")
@@ -843,12 +877,16 @@ class TSDBStore(Store):
                 "SELECT res, count(*), sum(n), sum(length(data)), min(min_t), max(max_t)"
                 " FROM chunks GROUP BY res"
             ).fetchall()
-            wal_records, wal_bytes = db.execute("SELECT count(*), sum(length(data)) FROM wal").fetchone()
+            wal_records, wal_bytes = db.execute(
+                "SELECT count(*), sum(length(data)) FROM wal"
+            ).fetchone()
             quarantined = db.execute("SELECT count(*) FROM quarantine").fetchone()[0]
             page_size = db.execute("PRAGMA page_size").fetchone()[0]
             free_pages = db.execute("PRAGMA freelist_count").fetchone()[0]
             with self._write_lock:
-                head_samples = self.head.samples + (len(self.head.frozen) if self.head.frozen else 0)
+                head_samples = self.head.samples + (
+                    len(self.head.frozen) if self.head.frozen else 0
+                )
                 head_series = int(self.head.refs().size)
                 head_bytes = self.head.bytes
                 head_min, head_max = self.head.min_t, self.head.max_t
@@ -858,11 +896,7 @@ class TSDBStore(Store):
         raw_samples = int(raw[2]) if raw else 0
         oldest_candidates = [v for v in (raw[4] if raw else None, head_min) if v is not None]
         newest_candidates = [v for v in (raw[5] if raw else None, head_max) if v is not None]
-        size = sum(
-            p.stat().st_size
-            for p in (self.path, Path(f"{self.path}-wal"))
-            if p.exists()
-        )
+        size = sum(p.stat().st_size for p in (self.path, Path(f"{self.path}-wal")) if p.exists())
         resolutions = {}
         for res in (RAW, *ROLLUP_RESOLUTIONS):
             row = by_res.get(res)
@@ -888,7 +922,9 @@ class TSDBStore(Store):
                 "resolutions": resolutions,
                 "chunks": sum(int(r[1]) for r in per_res),
                 "chunk_bytes": chunk_bytes,
-                "raw_chunk_bytes_per_sample": (int(raw[3]) / raw_samples) if raw and raw_samples else 0.0,
+                "raw_chunk_bytes_per_sample": (int(raw[3]) / raw_samples)
+                if raw and raw_samples
+                else 0.0,
                 "head_samples": head_samples,
                 "head_series": head_series,
                 "head_bytes": head_bytes,
@@ -900,14 +936,18 @@ class TSDBStore(Store):
             },
         )
 
+    def __enter__(self) -> TSDBStore:
+        return self
+
     # -- closing -------------------------------------------------------------------------
     def close(self) -> None:
         if self._closed:
             return
-        self._closed = True
+        self._stopping = True  # let a running maintenance round finish first
         self._wake.set()
         if self._thread is not None:
             self._thread.join()
+        self._closed = True
         with self._maint_lock, self._read_lock, self._write_lock:
             self._rdb.close()
             if not self.readonly:
@@ -916,6 +956,9 @@ class TSDBStore(Store):
                 self._wdb.close()
                 self._mdb.close()
             self._release_writer_lock()
+
+
+_DELETE_CHUNK = "DELETE FROM chunks WHERE res = ? AND series_id = ? AND min_t = ? AND gen = ?"
 
 
 def _insert_rows(db: sqlite3.Connection, rows: Sequence[ChunkRow]) -> None:

@@ -138,7 +138,7 @@ class Head:
         if not parts:
             return np.zeros(0, np.int64), np.zeros(0, np.float64)
         if len(parts) == 1:
-            return parts[0]
+            return dedupe_series(*parts[0])
         return dedupe_series(
             np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
         )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from watchkeeper.model import NAME_LABEL, MatchOp, Matcher
+from watchkeeper.model import NAME_LABEL, Matcher, MatchOp
 from watchkeeper.store.base import Series
 
 __all__ = ["SeriesIndex"]
@@ -98,9 +98,7 @@ class SeriesIndex:
         if regex.fullmatch("") is not None:
             # The empty string matches, so series without the label match too:
             # express it as the complement of the set-valued non-matches.
-            misses = _union(
-                ids for value, ids in values.items() if not regex.fullmatch(value)
-            )
+            misses = _union(ids for value, ids in values.items() if not regex.fullmatch(value))
             return misses, m.op is MatchOp.RE
         return hits, m.op is MatchOp.NRE
 

@@ -62,9 +62,7 @@ class Rollup:
         return cls(np.zeros(0, np.int64), np.zeros(0, np.int64), z, z, z, z)
 
 
-def compute_rollup(
-    ts: I64, values: F64, step_ms: int, scale: DecimalScale | None = None
-) -> Rollup:
+def compute_rollup(ts: I64, values: F64, step_ms: int, scale: DecimalScale | None = None) -> Rollup:
     """Aggregate sorted, duplicate-free ``(ts, values)`` per ``step_ms``.
 
     ``scale`` (the values as exact decimal integers) makes the sums exact
@@ -103,8 +101,9 @@ def merge_rollups(parts: list[Rollup]) -> Rollup:
     parts = [p for p in parts if len(p)]
     if not parts:
         return Rollup.empty()
-    if len(parts) == 1:
-        return parts[0]
+    only = parts[0]
+    if len(parts) == 1 and (len(only) < 2 or bool(np.all(only.t[1:] > only.t[:-1]))):
+        return only
     t = np.concatenate([p.t for p in parts])
     order = np.argsort(t, kind="stable")
     t = t[order]

@@ -1,0 +1,68 @@
+"""``watchkeeper store stats|compact|check`` on a real store file."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from watchkeeper.cli.store import app
+from watchkeeper.model import Labels, Sample
+from watchkeeper.store import open_store
+
+BASE = 1_767_225_600_000
+
+
+def _make(path: Path) -> None:
+    with open_store(path, background=False) as store:
+        for inst in ("a", "b"):
+            store.append(
+                [
+                    Sample("m", Labels({"instance": inst}), BASE + i * 10_000, i / 4)
+                    for i in range(2000)
+                ]
+            )
+        store.cut(BASE + 1000 * 10_000)
+
+
+def test_stats_compact_check(tmp_path: Path) -> None:
+    path = tmp_path / "wk.db"
+    _make(path)
+    runner = CliRunner()
+    res = runner.invoke(app, ["stats", "--path", str(path), "--json"])
+    assert res.exit_code == 0, res.output
+    st = json.loads(res.output)
+    assert st["series"] == 2
+    assert st["samples"] == 4000
+    assert st["head_samples"] == 2000
+    assert st["resolutions"]["1h"]["retention_ms"] == 730 * 86_400_000
+    assert runner.invoke(app, ["stats", "--path", str(path)]).exit_code == 0
+    res = runner.invoke(app, ["compact", "--path", str(path)])
+    assert res.exit_code == 0, res.output
+    st = json.loads(runner.invoke(app, ["stats", "--path", str(path), "--json"]).output)
+    assert st["head_samples"] == 0
+    assert st["samples"] == 4000
+    assert runner.invoke(app, ["check", "--path", str(path)]).exit_code == 0
+
+    db = sqlite3.connect(path)
+    min_t, blob = db.execute("SELECT min_t, data FROM chunks WHERE res = 0 LIMIT 1").fetchone()
+    db.execute(
+        "UPDATE chunks SET data = ? WHERE res = 0 AND min_t = ?", (blob[:-6] + b"garbage", min_t)
+    )
+    db.commit()
+    db.close()
+    res = runner.invoke(app, ["check", "--path", str(path)])
+    assert res.exit_code == 1
+    assert "damaged chunk" in res.output
+    res = runner.invoke(app, ["check", "--path", str(path), "--repair"])
+    assert res.exit_code == 1
+    assert "quarantined" in res.output
+    assert runner.invoke(app, ["check", "--path", str(path)]).exit_code == 0
+
+
+def test_missing_store_is_a_clear_error(tmp_path: Path) -> None:
+    res = CliRunner().invoke(app, ["stats", "--path", str(tmp_path / "nope.db")])
+    assert res.exit_code == 1
+    assert "no store at" in res.output
