@@ -5,6 +5,7 @@
 set -u
 need=()
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+command -v prometheus-alertmanager >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing Debian packages: ${need[*]}" >&2
@@ -14,6 +15,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     || { echo "apt-get install ${need[*]} failed" >&2; exit 1; }
   # The package starts a Prometheus service; tests start their own on free ports.
   pkill -x prometheus >/dev/null 2>&1 || true
+  pkill -x prometheus-alert >/dev/null 2>&1 || true
 else
   echo "missing (install them for the full suite): ${need[*]}" >&2
 fi

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from watchkeeper._version import __version__
+from watchkeeper.cli.alerts import register as register_alert_commands
 from watchkeeper.cli.collect import collect_command
 from watchkeeper.cli.config_cmd import config_app, init_command
 from watchkeeper.cli.health import health_command
@@ -52,6 +53,7 @@ app.add_typer(rules_app, name="rules")
 app.add_typer(store_app, name="store")
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
+register_alert_commands(app)
 
 
 def main() -> None:

@@ -7,11 +7,13 @@ into the board's views (what the dashboard shows and pushes live).
 
 from __future__ import annotations
 
-from watchkeeper.rules.alerting import AlertingRule, AlertState
+from collections.abc import Callable, Sequence
+
+from watchkeeper.rules.alerting import Alert, AlertingRule, AlertState
 from watchkeeper.rules.group import RuleGroupRunner
 from watchkeeper.web.alert_board import AlertBoard, AlertView, GroupView, RuleView
 
-__all__ = ["group_view", "publish_to_board"]
+__all__ = ["all_rule_alerts", "group_view", "publish_to_board", "send_to_notifier"]
 
 
 def group_view(group: RuleGroupRunner) -> GroupView:
@@ -61,3 +63,16 @@ def publish_to_board(board: AlertBoard, group: RuleGroupRunner) -> None:
         if a.state in (AlertState.PENDING, AlertState.FIRING)
     ]
     board.publish(group_view(group), alerts)
+
+
+def all_rule_alerts(group: RuleGroupRunner) -> list[Alert]:
+    """Every alert the group's rules hold, recently resolved ones included.
+
+    The notifier needs the resolved ones (as Alertmanager gets them from
+    Prometheus) to send resolutions at once, not when ``endsAt`` runs out.
+    """
+    return [a for r in group.rules if isinstance(r, AlertingRule) for a in r.active.values()]
+
+
+def send_to_notifier(sink: Callable[[Sequence[Alert]], None], group: RuleGroupRunner) -> None:
+    sink(all_rule_alerts(group))

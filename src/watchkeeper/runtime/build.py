@@ -45,7 +45,21 @@ def build_runner(config: Config, *, interval: float | None = None) -> Runner:
 
         board = AlertBoard()
         listeners.append(partial(publish_to_board, board))
-    collectors.extend(RuleGroupTask(g, listeners=listeners) for g in groups)
+    notifier = None
+    if config.notify.enabled:
+        from watchkeeper.notify import build_notifier
+
+        notifier = build_notifier(config, storage.path)
+    group_tasks = []
+    for g in groups:
+        group_listeners = list(listeners)
+        if notifier is not None:
+            from watchkeeper.notify.sink import alert_sink
+            from watchkeeper.runtime.alert_feed import send_to_notifier
+
+            group_listeners.append(partial(send_to_notifier, alert_sink(notifier, g.interval)))
+        group_tasks.append(RuleGroupTask(g, listeners=group_listeners))
+    collectors.extend(group_tasks)
     runner = Runner(
         collectors,
         store,
@@ -55,6 +69,8 @@ def build_runner(config: Config, *, interval: float | None = None) -> Runner:
         flush_interval=storage.flush_interval,
         max_buffered=storage.max_buffered_samples,
     )
+    if notifier is not None:
+        runner.services.append(notifier)
     if config.web.enabled:
         from watchkeeper.web.wiring import build_web_service
 

@@ -1,0 +1,342 @@
+"""The ``notify:`` section: receivers, the route tree, inhibition, maintenance, delivery.
+
+Shaped after Alertmanager's configuration so that a route tree or receiver
+copied from alertmanager.yml reads the same here, plus what watchkeeper adds
+(per-route ``send_resolved``, escalation, recurring maintenance windows with a
+time zone, silence limits, the durable outbox's retry budget). Secrets are
+``SecretStr`` so they never appear in logs, ``repr`` or error messages; write
+them as ``${ENV_VAR}`` in watchkeeper.yml.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import time as dtime
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, Field, SecretStr, field_validator, model_validator
+
+from watchkeeper.config.base import StrictModel
+from watchkeeper.config.duration import Duration
+
+__all__ = [
+    "AlertmanagerTarget",
+    "AppriseTarget",
+    "CommandTarget",
+    "DeliveryConfig",
+    "EmailTarget",
+    "EscalationStep",
+    "HeartbeatConfig",
+    "InhibitRuleConfig",
+    "MaintenanceWindowConfig",
+    "NotifyConfig",
+    "PagerDutyTarget",
+    "ReceiverConfig",
+    "RouteConfig",
+    "SilenceLimits",
+    "SlackTarget",
+    "WebhookTarget",
+    "parse_matcher",
+]
+
+_MATCHER = re.compile(
+    r'^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*(?:"((?:[^"\\]|\\.)*)"|(.*?))\s*$'
+)
+
+
+def parse_matcher(text: str) -> tuple[str, str, str]:
+    """``severity="critical"`` / ``env=~prod.*`` -> (name, op, value); or ValueError."""
+    m = _MATCHER.match(text)
+    if not m:
+        raise ValueError(
+            f"invalid matcher {text!r}: expected name=value, name!=value, "
+            "name=~regex or name!~regex"
+        )
+    name, op, quoted, bare = m.groups()
+    value = quoted.encode().decode("unicode_escape") if quoted is not None else (bare or "")
+    if op in ("=~", "!~"):
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"invalid regular expression in matcher {text!r}: {exc}") from None
+    return name, op, value
+
+
+def _matchers(values: list[str]) -> list[str]:
+    for v in values:
+        parse_matcher(v)
+    return values
+
+
+#: A list of Alertmanager-style matchers such as ``severity="critical"``.
+Matchers = Annotated[list[str], AfterValidator(_matchers)]
+
+
+def _positive(value: float) -> float:
+    if value <= 0:
+        raise ValueError(f"must be greater than 0, got {value:g}s")
+    return value
+
+
+PositiveDuration = Annotated[Duration, AfterValidator(_positive)]
+
+
+class _Target(StrictModel):
+    """What every integration has."""
+
+    #: Send a notification when the alerts of a group resolve (overridable per route).
+    send_resolved: bool = True
+    #: Notifications per second to this integration at most (0: no limit).
+    rate_limit: float = Field(0.0, ge=0)
+
+
+class EmailTarget(_Target):
+    to: list[str] = Field(min_length=1)
+    from_: str = Field("watchkeeper@localhost", alias="from")
+    smarthost: str = "localhost:25"
+    #: ``starttls``: upgrade a plain connection; ``ssl``: TLS from the start (port 465).
+    tls: Literal["none", "starttls", "ssl"] = "none"
+    username: str | None = None
+    password: SecretStr | None = None
+    #: Extra headers; the subject may be overridden here with a Jinja2 template.
+    headers: dict[str, str] = Field(default_factory=dict)
+    #: A directory holding ``email.html.j2`` / ``email.txt.j2`` / ``subject.j2`` overrides.
+    template_dir: Path | None = None
+    timeout: PositiveDuration = 10.0
+
+    @field_validator("smarthost")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"expected host:port, got {value!r}")
+        return value
+
+
+class SlackTarget(_Target):
+    #: The incoming-webhook URL (a secret: write it as ${SLACK_WEBHOOK_URL}).
+    api_url: SecretStr
+    channel: str | None = None
+    username: str = "watchkeeper"
+    timeout: PositiveDuration = 10.0
+
+
+class WebhookTarget(_Target):
+    url: SecretStr
+    #: When set, an ``X-Watchkeeper-Signature: sha256=<hex>`` HMAC of the body is sent.
+    hmac_secret: SecretStr | None = None
+    #: Alerts per message at most (0: all); the rest are counted in ``truncatedAlerts``.
+    max_alerts: int = Field(0, ge=0)
+    timeout: PositiveDuration = 10.0
+
+
+class PagerDutyTarget(_Target):
+    routing_key: SecretStr
+    url: str = "https://events.pagerduty.com/v2/enqueue"
+    severity: str = "{{ common_labels.severity or 'error' }}"
+    timeout: PositiveDuration = 10.0
+
+
+class AlertmanagerTarget(_Target):
+    #: Alertmanager's base URL, e.g. ``http://alertmanager:9093``.
+    url: str
+    timeout: PositiveDuration = 10.0
+
+
+class CommandTarget(_Target):
+    #: Program and arguments (not a shell line); the notification is JSON on stdin.
+    command: list[str] = Field(min_length=1)
+    timeout: PositiveDuration = 30.0
+
+
+class AppriseTarget(_Target):
+    #: Apprise URLs (``tgram://...``, ``msteams://...``); needs the ``apprise`` extra.
+    urls: list[SecretStr] = Field(min_length=1)
+
+
+class ReceiverConfig(StrictModel):
+    name: str = Field(min_length=1)
+    email_configs: list[EmailTarget] = Field(default_factory=list)
+    slack_configs: list[SlackTarget] = Field(default_factory=list)
+    webhook_configs: list[WebhookTarget] = Field(default_factory=list)
+    pagerduty_configs: list[PagerDutyTarget] = Field(default_factory=list)
+    alertmanager_configs: list[AlertmanagerTarget] = Field(default_factory=list)
+    command_configs: list[CommandTarget] = Field(default_factory=list)
+    apprise_configs: list[AppriseTarget] = Field(default_factory=list)
+    #: Log the notification (the default receiver has only this).
+    console: bool = False
+
+
+class EscalationStep(StrictModel):
+    """Notify ``receiver`` when an alert is still firing and unacknowledged ``after`` this long."""
+
+    after: PositiveDuration
+    receiver: str
+
+
+class RouteConfig(StrictModel):
+    receiver: str | None = None
+    matchers: Matchers = Field(default_factory=list)
+    #: Label names; ``["..."]`` groups by every label (one alert per group).
+    group_by: list[str] | None = None
+    group_wait: Duration | None = None
+    group_interval: PositiveDuration | None = None
+    repeat_interval: PositiveDuration | None = None
+    #: Keep matching the following sibling routes after this one matched.
+    continue_: bool = Field(False, alias="continue")
+    #: Overrides the integrations' ``send_resolved`` for alerts routed here.
+    send_resolved: bool | None = None
+    escalate: list[EscalationStep] = Field(default_factory=list)
+    routes: list[RouteConfig] = Field(default_factory=list)
+
+
+class InhibitRuleConfig(StrictModel):
+    """A firing alert matching ``source_matchers`` mutes alerts matching ``target_matchers``
+    that have the same values for the ``equal`` labels."""
+
+    source_matchers: Matchers = Field(min_length=1)
+    target_matchers: Matchers = Field(min_length=1)
+    equal: list[str] = Field(default_factory=list)
+
+
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+WEEKDAYS: tuple[str, ...] = (
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+)
+
+
+def _clock(value: str) -> str:
+    try:
+        if value != "24:00":
+            dtime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"expected a time of day HH:MM, got {value!r}") from None
+    return value
+
+
+Clock = Annotated[str, AfterValidator(_clock)]
+
+
+class MaintenanceWindowConfig(StrictModel):
+    """A recurring window, e.g. Sundays 02:00-04:00 Europe/Istanbul.
+
+    An ``end`` before ``start`` crosses midnight (22:00-02:00 starts on the
+    listed weekday and ends the next morning).
+    """
+
+    name: str = Field(min_length=1)
+    weekdays: list[Weekday] = Field(default_factory=lambda: list(WEEKDAYS))  # type: ignore[arg-type]
+    start: Clock = "00:00"
+    end: Clock = "24:00"
+    time_zone: str = "UTC"
+    #: Only alerts matching these are muted (all alerts when empty).
+    matchers: Matchers = Field(default_factory=list)
+
+    @field_validator("weekdays", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        if isinstance(value, list):
+            return [str(v).lower() for v in value]
+        return value
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r} (use an IANA name such as Europe/Istanbul)"
+            ) from None
+        return value
+
+
+class SilenceLimits(StrictModel):
+    #: The longest silence that may be created.
+    max_duration: PositiveDuration = 7 * 86400.0
+    #: Silences end themselves when every alert they matched has resolved.
+    expire_on_resolve: bool = True
+    #: ... or when they have matched nothing for this long.
+    expire_unmatched_after: PositiveDuration = 86400.0
+
+
+class DeliveryConfig(StrictModel):
+    """The durable outbox: retries with exponential back-off and jitter, then the dead letters."""
+
+    initial_backoff: PositiveDuration = 1.0
+    max_backoff: PositiveDuration = 300.0
+    #: Attempts before a notification is dead-lettered.
+    max_attempts: int = Field(12, ge=1)
+    #: ... or once it is this old, whichever comes first.
+    max_age: PositiveDuration = 86400.0
+    #: Notifications in flight per integration.
+    concurrency: int = Field(4, ge=1, le=256)
+
+
+class HeartbeatConfig(StrictModel):
+    """Dead man's switch: ping ``url`` while the always-firing ``alertname`` alert is received."""
+
+    url: SecretStr
+    interval: PositiveDuration = 60.0
+    alertname: str = "Watchdog"
+    #: The alert counts as alive this long after it was last received.
+    alive_for: PositiveDuration = 180.0
+    timeout: PositiveDuration = 10.0
+
+
+DEFAULT_RECEIVER = "console"
+
+
+class NotifyConfig(StrictModel):
+    enabled: bool = True
+    #: The alert state and outbox database; defaults to ``alerts.db`` beside the store.
+    database: Path | None = None
+    #: Links in notifications point here (the dashboard).
+    external_url: str = ""
+    receivers: list[ReceiverConfig] = Field(default_factory=list)
+    route: RouteConfig = Field(default_factory=RouteConfig)
+    inhibit_rules: list[InhibitRuleConfig] = Field(
+        default_factory=lambda: [
+            InhibitRuleConfig(
+                source_matchers=['severity="critical"'],
+                target_matchers=['severity="warning"'],
+                equal=["alertname", "instance"],
+            )
+        ]
+    )
+    maintenance: list[MaintenanceWindowConfig] = Field(default_factory=list)
+    silences: SilenceLimits = Field(default_factory=SilenceLimits)
+    delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
+    heartbeat: HeartbeatConfig | None = None
+    #: How long alert history and delivery attempts are kept.
+    history_retention: PositiveDuration = 30 * 86400.0
+
+    @model_validator(mode="after")
+    def _references(self) -> NotifyConfig:
+        names = [r.name for r in self.receivers]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"receiver name(s) defined twice: {', '.join(dup)}")
+        known = set(names) | {DEFAULT_RECEIVER}
+
+        def walk(route: RouteConfig, where: str) -> None:
+            refs = [route.receiver] if route.receiver else []
+            refs += [s.receiver for s in route.escalate]
+            for ref in refs:
+                if ref not in known:
+                    raise ValueError(
+                        f"{where}: unknown receiver {ref!r}; defined: {', '.join(sorted(known))}"
+                    )
+            for i, child in enumerate(route.routes):
+                walk(child, f"{where}.routes[{i}]")
+
+        walk(self.route, "route")
+        return self
