@@ -1,0 +1,24 @@
+"""``path("monitoring/", include("watchkeeper.contrib.django.urls"))``.
+
+The namespace ``watchkeeper`` is how the middleware recognises (and skips)
+these URLs.
+"""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from watchkeeper.contrib.django import views
+
+app_name = "watchkeeper"
+
+urlpatterns = [
+    path("livez", views.livez, name="livez"),
+    path("readyz", views.health, name="readyz"),
+    path("health", views.health, name="health"),
+    path("health/<str:component>", views.health, name="health-component"),
+    path("metrics", views.metrics, name="metrics"),
+    path("slow-requests", views.slow_requests, name="slow-requests"),
+    path("security", views.security, name="security"),
+    path("", views.status_page, name="status"),
+]
