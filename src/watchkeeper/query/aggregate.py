@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from watchkeeper.model import NAME_LABEL, Labels
-from watchkeeper.query.blocks import F64, SBlock, StrVal, VBlock
+from watchkeeper.query.blocks import F64, SBlock, StrVal, VBlock, sorted_labels
 from watchkeeper.query.values import QueryError, format_value
 
 if TYPE_CHECKING:
@@ -31,8 +31,9 @@ def _group_keys(labels: list[Labels], modifier: Any) -> list[Labels]:
         return [empty] * len(labels)
     names = set(modifier.labels)
     if str(modifier.type).endswith("By"):
-        return [Labels((k, v) for k, v in lab if k in names) for lab in labels]
-    return [Labels((k, v) for k, v in lab if k not in names and k != NAME_LABEL) for lab in labels]
+        return [sorted_labels([p for p in lab if p[0] in names]) for lab in labels]
+    names.add(NAME_LABEL)
+    return [sorted_labels([p for p in lab if p[0] not in names]) for lab in labels]
 
 
 def eval_aggregate(ev: Evaluator, node: Any) -> VBlock:

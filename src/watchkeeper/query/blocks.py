@@ -13,6 +13,7 @@ range of one step), so the per-sample work is numpy's, not Python's:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,7 +26,7 @@ F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 Bool = npt.NDArray[np.bool_]
 
-__all__ = ["MBlock", "SBlock", "StrVal", "VBlock", "drop_name", "merge_rows"]
+__all__ = ["MBlock", "SBlock", "StrVal", "VBlock", "drop_name", "merge_rows", "sorted_labels"]
 
 
 @dataclass(slots=True)
@@ -90,6 +91,12 @@ class MBlock:
         if n == 0:
             z = np.zeros((0, k), dtype=np.int64)
             return z, z
+        if k == 1 and self.ts.size:
+            ref = int(self.refs[0])
+            if int(self.ts.min()) >= ref - self.range_ms and int(self.ts.max()) <= ref:
+                # One step and every point inside its window (the selector
+                # read exactly that range): each row is its own window.
+                return self.offsets[:-1, None].copy(), self.offsets[1:, None].copy()
         lengths = np.diff(self.offsets)
         base = min(int(self.ts.min()) if self.ts.size else 0, int(self.refs.min()) - self.range_ms)
         top = max(int(self.ts.max()) if self.ts.size else 0, int(self.refs.max()))
@@ -102,11 +109,20 @@ class MBlock:
         return lo.astype(np.int64), hi.astype(np.int64)
 
 
+def sorted_labels(pairs: Iterable[tuple[str, str]]) -> Labels:
+    """Labels from pairs already in sorted order (a filtered Labels, say).
+
+    ``Labels(...)`` sorts its input; filtering a sorted tuple keeps it sorted,
+    so the hot paths (dropping ``__name__``, grouping keys) skip the sort.
+    """
+    return tuple.__new__(Labels, pairs)
+
+
 def drop_name(labels: Labels) -> Labels:
     """The labels without ``__name__`` (what most operators and functions return)."""
     for key, _ in labels:
         if key == NAME_LABEL:
-            return labels.without(NAME_LABEL)
+            return sorted_labels([p for p in labels if p[0] != NAME_LABEL])
     return labels
 
 

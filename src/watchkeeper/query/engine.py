@@ -10,6 +10,7 @@ selector reads only ``[first step - window, last step]`` from the store.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,7 +18,8 @@ import numpy as np
 import promql_parser as pp
 
 from watchkeeper.model import NAME_LABEL, Labels, Matcher
-from watchkeeper.query.blocks import I64, MBlock, SBlock, StrVal, VBlock
+from watchkeeper.query.blocks import F64, I64, MBlock, SBlock, StrVal, VBlock
+from watchkeeper.query.nodekey import node_info
 from watchkeeper.query.selector import matchers_of
 from watchkeeper.query.values import QueryError, is_stale_nan
 from watchkeeper.store.base import SeriesData, Store
@@ -28,7 +30,67 @@ DEFAULT_LOOKBACK_MS = 5 * 60 * 1000
 
 Value = VBlock | SBlock | StrVal | MBlock
 
-_ReadKey = tuple[tuple[Matcher, ...], int, int]
+_ReadKey = tuple[Matcher, ...]
+
+
+@dataclass(slots=True)
+class FlatRead:
+    """One store read, flattened: row ``i``'s points are the i-th run of
+    ``lengths`` in ``ts``/``v``. Narrower windows are cut out of it with
+    whole-array operations, so a selector used with ``[5m]`` and ``[15m]``
+    in one group evaluation reads the store once.
+    """
+
+    start_ms: int
+    end_ms: int
+    labels: list[Labels]
+    ts: I64
+    v: F64
+    lengths: I64
+
+    @staticmethod
+    def of(data: list[SeriesData], start_ms: int, end_ms: int) -> FlatRead:
+        n = len(data)
+        if n == 0:
+            z = np.zeros(0, dtype=np.int64)
+            return FlatRead(start_ms, end_ms, [], z, np.zeros(0), z)
+        labels = [Evaluator._full_labels(sd) for sd in data]
+        lengths = np.fromiter((len(sd) for sd in data), dtype=np.int64, count=n)
+        ts = np.concatenate([sd.timestamps for sd in data]).astype(np.int64, copy=False)
+        v = np.concatenate([sd.values for sd in data]).astype(np.float64, copy=False)
+        whole = FlatRead(start_ms - 1, end_ms + 1, labels, ts, v, lengths)
+        # Trust no store to return only the asked range: cut() checks.
+        return whole.cut(start_ms, end_ms)
+
+    def cut(self, start_ms: int, end_ms: int) -> FlatRead:
+        """The points in ``[start_ms, end_ms]`` (rows kept, possibly empty)."""
+        if start_ms <= self.start_ms and end_ms >= self.end_ms:
+            return self
+        ts = self.ts
+        if ts.size and int(ts.min()) >= start_ms and int(ts.max()) <= end_ms:
+            return FlatRead(start_ms, end_ms, self.labels, ts, self.v, self.lengths)
+        keep = (ts >= start_ms) & (ts <= end_ms)
+        n = len(self.labels)
+        rows = np.repeat(np.arange(n, dtype=np.int64), self.lengths)
+        lengths = np.bincount(rows[keep], minlength=n).astype(np.int64)
+        return FlatRead(start_ms, end_ms, self.labels, ts[keep], self.v[keep], lengths)
+
+
+#: A hint never widens a read beyond this (a guard against odd offsets).
+_MAX_HINTED_READ_MS = 7 * 24 * 3600 * 1000
+
+#: Memoised subtree results: key -> (value, metric names the subtree reads).
+Memo = dict[Any, tuple["Value", frozenset[str] | None]]
+
+#: Node kinds worth memoising (the leaves are cheaper to redo than to key).
+_MEMO_TYPES = (
+    pp.VectorSelector,
+    pp.MatrixSelector,
+    pp.SubqueryExpr,
+    pp.Call,
+    pp.AggregateExpr,
+    pp.BinaryExpr,
+)
 
 
 def parse_expr(text: str) -> Any:
@@ -59,6 +121,11 @@ class Evaluator:
 
     ``reads`` is shared with sub-evaluators (subqueries) and across the rules
     of one group evaluation, so a selector used twice reads the store once.
+    ``memo``, when given, goes further: a subtree already evaluated at the
+    same steps (same canonical key, see :mod:`~watchkeeper.query.nodekey`)
+    returns its earlier result. Results are never mutated after they are
+    built, so sharing them is safe; the group runner drops entries whose
+    metric names a rule has just written.
     """
 
     def __init__(
@@ -72,7 +139,9 @@ class Evaluator:
         subquery_step_ms: int = 60_000,
         query_start_ms: int | None = None,
         query_end_ms: int | None = None,
-        reads: dict[_ReadKey, list[SeriesData]] | None = None,
+        reads: dict[_ReadKey, FlatRead] | None = None,
+        memo: Memo | None = None,
+        read_hints: dict[_ReadKey, int] | None = None,
     ) -> None:
         if end_ms < start_ms:
             raise QueryError("end timestamp must not be before start time")
@@ -87,7 +156,15 @@ class Evaluator:
         self.subquery_step_ms = subquery_step_ms
         self.query_start_ms = start_ms if query_start_ms is None else query_start_ms
         self.query_end_ms = end_ms if query_end_ms is None else query_end_ms
-        self.reads: dict[_ReadKey, list[SeriesData]] = {} if reads is None else reads
+        self.reads: dict[_ReadKey, FlatRead] = {} if reads is None else reads
+        #: Earliest time each selector is read at in this group evaluation,
+        #: so the first read of a selector covers every later window of it.
+        self.read_hints = read_hints or {}
+        self.memo = memo
+        self._frame = (
+            start_ms, end_ms, step_ms, lookback_ms, subquery_step_ms,
+            self.query_start_ms, self.query_end_ms,
+        )  # fmt: skip
 
     @property
     def k(self) -> int:
@@ -95,6 +172,19 @@ class Evaluator:
 
     # -- dispatch ----------------------------------------------------------
     def eval(self, node: Any) -> Value:
+        memo = self.memo
+        if memo is None or not isinstance(node, _MEMO_TYPES):
+            return self._eval(node)
+        info = node_info(node)
+        key = (info.key, self._frame)
+        hit = memo.get(key)
+        if hit is not None:
+            return hit[0]
+        val = self._eval(node)
+        memo[key] = (val, info.names)
+        return val
+
+    def _eval(self, node: Any) -> Value:
         if isinstance(node, pp.NumberLiteral):
             return SBlock(np.full(self.k, float(node.val)))
         if isinstance(node, pp.StringLiteral):
@@ -164,13 +254,20 @@ class Evaluator:
         return round(when.timestamp() * 1000)
 
     # -- storage -----------------------------------------------------------
-    def read(self, matchers: Sequence[Matcher], start_ms: int, end_ms: int) -> list[SeriesData]:
-        key = (tuple(matchers), start_ms, end_ms)
+    def read(self, matchers: Sequence[Matcher], start_ms: int, end_ms: int) -> FlatRead:
+        """Points of the matching series in ``[start_ms, end_ms]``, shared via ``reads``."""
+        key = tuple(matchers)
         found = self.reads.get(key)
-        if found is None:
-            found = self.store.read_range(matchers, start_ms, end_ms)
+        if found is None or found.start_ms > start_ms or found.end_ms < end_ms:
+            lo, hi = start_ms, end_ms
+            hint = self.read_hints.get(key)
+            if hint is not None and hint < lo and hi - hint <= _MAX_HINTED_READ_MS:
+                lo = hint
+            if found is not None:
+                lo, hi = min(lo, found.start_ms), max(hi, found.end_ms)
+            found = FlatRead.of(self.store.read_range(matchers, lo, hi), lo, hi)
             self.reads[key] = found
-        return found
+        return found.cut(start_ms, end_ms)
 
     @staticmethod
     def _full_labels(sd: SeriesData) -> Labels:
@@ -191,18 +288,29 @@ class Evaluator:
     # -- selectors ---------------------------------------------------------
     def select_vector(self, vs: Any) -> VBlock:
         refs = self.refs(vs.at, vs.offset)
-        data = self.read(self._matchers(vs), int(refs.min()) - self.lookback_ms, int(refs.max()))
+        lo_bound = int(refs.min()) - self.lookback_ms
+        flat = self.read(self._matchers(vs), lo_bound, int(refs.max()))
         k = self.k
-        n = len(data)
+        n = len(flat.labels)
         if n == 0:
             return VBlock.empty(k)
-        labels = [self._full_labels(sd) for sd in data]
-        lengths = np.fromiter((len(sd) for sd in data), dtype=np.int64, count=n)
-        ts = np.concatenate([sd.timestamps for sd in data]).astype(np.int64, copy=False)
-        v = np.concatenate([sd.values for sd in data]).astype(np.float64, copy=False)
+        labels, ts, v, lengths = flat.labels, flat.ts, flat.v, flat.lengths
         offsets = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
-        base = min(int(ts.min()), int(refs.min()) - self.lookback_ms)
+        if k == 1:
+            # One step, and the read holds exactly its lookback window: each
+            # series' newest point is its last one.
+            has = lengths > 0
+            last = np.maximum(offsets[1:] - 1, 0)
+            if not ts.size:
+                return VBlock.empty(k)
+            values = v[last][:, None]
+            sample_ts = ts[last][:, None]
+            present = (has & ~is_stale_nan(v[last]))[:, None]
+            return VBlock(labels, values, present, sample_ts).compact()
+        if not ts.size:
+            return VBlock.empty(k)
+        base = min(int(ts.min()), lo_bound)
         span = max(int(ts.max()), int(refs.max())) - base + 2
         rows = np.repeat(np.arange(n, dtype=np.int64), lengths)
         comp = rows * span + (ts - base)
@@ -221,22 +329,25 @@ class Evaluator:
         vs = ms.vector_selector
         range_ms = duration_ms(ms.range)
         refs = self.refs(vs.at, vs.offset)
-        data = self.read(self._matchers(vs), int(refs.min()) - range_ms, int(refs.max()))
-        labels: list[Labels] = []
-        ts_parts = []
-        v_parts = []
-        for sd in data:
-            keep = ~is_stale_nan(sd.values)
-            if not keep.all():
-                if not keep.any():
-                    continue
-                ts_parts.append(sd.timestamps[keep])
-                v_parts.append(sd.values[keep])
-            else:
-                ts_parts.append(sd.timestamps)
-                v_parts.append(sd.values)
-            labels.append(self._full_labels(sd))
-        return _mblock(labels, ts_parts, v_parts, refs, range_ms)
+        flat = self.read(self._matchers(vs), int(refs.min()) - range_ms, int(refs.max()))
+        n = len(flat.labels)
+        if n == 0:
+            return _mblock([], [], [], refs, range_ms)
+        labels, ts, v, lengths = flat.labels, flat.ts, flat.v, flat.lengths
+        stale = is_stale_nan(v)
+        if stale.any():
+            # Staleness markers are not points of a range.
+            keep = ~stale
+            rows = np.repeat(np.arange(n, dtype=np.int64), lengths)
+            lengths = np.bincount(rows[keep], minlength=n).astype(np.int64)
+            ts, v = ts[keep], v[keep]
+        nonempty = lengths > 0
+        if not nonempty.all():  # series without a point in the range are left out
+            labels = [labels[i] for i in np.flatnonzero(nonempty)]
+            lengths = lengths[nonempty]
+        offsets = np.zeros(len(labels) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        return MBlock(labels, ts, v, offsets, refs, range_ms)
 
     def subquery(self, sq: Any) -> MBlock:
         range_ms = duration_ms(sq.range)
@@ -259,6 +370,8 @@ class Evaluator:
             query_start_ms=self.query_start_ms,
             query_end_ms=self.query_end_ms,
             reads=self.reads,
+            memo=self.memo,
+            read_hints=self.read_hints,
         )
         inner = child.eval(sq.expr)
         if isinstance(inner, SBlock):

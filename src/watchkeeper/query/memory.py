@@ -82,8 +82,8 @@ class MemoryStore(Store):
         out = []
         for series in self.select(matchers):
             ts, vs = self._data[series.id].arrays()
-            lo = int(np.searchsorted(ts, start_ms, "left"))
-            hi = int(np.searchsorted(ts, end_ms, "right"))
+            lo = int(ts.searchsorted(start_ms, "left"))
+            hi = int(ts.searchsorted(end_ms, "right"))
             if hi > lo:
                 out.append(SeriesData(series, ts[lo:hi], vs[lo:hi]))
         return out

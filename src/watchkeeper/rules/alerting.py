@@ -19,17 +19,20 @@ import enum
 import logging
 import math
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numpy as np
 import promql_parser as pp
 
 from watchkeeper.model import NAME_LABEL, Labels, Sample
+from watchkeeper.query.blocks import SBlock, VBlock
 from watchkeeper.query.engine import Evaluator
 from watchkeeper.query.values import QueryError, Scalar, Vector
 from watchkeeper.rules.gofmt import go_float
 from watchkeeper.rules.spec import AlertRuleSpec, RecordRuleSpec
-from watchkeeper.rules.template import TemplateError, expand, parse_template
+from watchkeeper.rules.template import TemplateError, base_functions, expand, parse_template
 
 __all__ = [
     "Alert",
@@ -93,6 +96,15 @@ class Alert:
     missed: int = 0
     flapping: bool = False
     changes: deque[int] = field(default_factory=deque)
+    #: (state, labels of its ALERTS series), rebuilt only when the state changes.
+    _series: tuple[AlertState, Labels] | None = None
+
+    def series_labels(self) -> Labels:
+        """The labels of this alert's ``ALERTS`` series (``alertstate`` added)."""
+        cached = self._series
+        if cached is None or cached[0] is not self.state:
+            cached = self._series = (self.state, self.labels.merge({ALERTSTATE: self.state.value}))
+        return cached[1]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -119,6 +131,22 @@ def _query_vector(ev: Evaluator, ast: Any, at_ms: int) -> list[tuple[Labels, flo
     raise QueryError("rule result is not a vector or scalar")
 
 
+def _rule_vector(ev: Evaluator, ast: Any) -> list[tuple[Labels, float]]:
+    """A rule's expression result, unsorted (rules do not need query order)."""
+    val = ev.eval(ast)
+    if isinstance(val, SBlock):
+        return [(Labels(), float(val.values[0]))]
+    if isinstance(val, VBlock):
+        rows = np.flatnonzero(val.present[:, 0])
+        labels = val.labels
+        return list(zip([labels[i] for i in rows], val.values[rows, 0].tolist(), strict=True))
+    raise QueryError("rule result is not a vector or scalar")
+
+
+def _same_value(a: float, b: float) -> bool:
+    return a == b or (a != a and b != b)
+
+
 class _Rule:
     name: str
     health: RuleHealth
@@ -143,12 +171,12 @@ class RecordingRule(_Rule):
         self.last_error = ""
         self.last_eval_ms = 0
         self.last_duration_s = 0.0
+        #: Input labels -> output labels: a series' labels rarely change.
+        self._labels: dict[Labels, Labels] = {}
 
-    def eval(self, ev: Evaluator, ts_ms: int) -> list[Sample]:
-        rows = _query_vector(ev, self.spec.ast, ts_ms)
-        out: list[Sample] = []
-        seen: set[Labels] = set()
-        for labels, value in rows:
+    def _output_labels(self, labels: Labels) -> Labels:
+        lab = self._labels.get(labels)
+        if lab is None:
             d = dict(labels)
             d.pop(NAME_LABEL, None)
             for k, v in self.spec.labels.items():
@@ -156,7 +184,17 @@ class RecordingRule(_Rule):
                     d[k] = v
                 else:
                     d.pop(k, None)
-            lab = Labels(d)
+            lab = self._labels[labels] = Labels(d)
+        return lab
+
+    def eval(self, ev: Evaluator, ts_ms: int) -> list[Sample]:
+        rows = _rule_vector(ev, self.spec.ast)
+        if len(self._labels) > 2 * len(rows) + 1000:
+            self._labels.clear()
+        out: list[Sample] = []
+        seen: set[Labels] = set()
+        for labels, value in rows:
+            lab = self._output_labels(labels)
             if lab in seen:
                 raise QueryError(
                     "vector contains metrics with the same labelset after applying rule labels"
@@ -192,6 +230,19 @@ class AlertingRule(_Rule):
         self._annot_tmpl = {k: _compile(v, spec.name) for k, v in spec.annotations.items()}
         self._keep_ast = pp.parse(self.options.keep_while) if self.options.keep_while else None
         self._selectors = _vector_selectors(spec.ast)
+        texts = [*spec.labels.values(), *spec.annotations.values()]
+        #: A template calling ``query`` reads the store: its expansion depends
+        #: on more than (labels, value), so nothing about it may be cached.
+        self.reads_any = any("query" in t for t in texts if "{{" in t)
+        self._static_labels = not any("{{" in t for t in spec.labels.values())
+        #: Input labels -> (alert labels, value, annotations) of the last expansion.
+        self._expanded: dict[Labels, tuple[Labels, float, dict[str, str]]] = {}
+        self._ctx: tuple[Evaluator, int] | None = None
+        self._funcs: dict[str, Callable[..., Any]] = {
+            **base_functions(),
+            "query": self._template_query,
+            "externalURL": lambda: self.external_url,
+        }
 
     # -- templates -----------------------------------------------------------
     def _expand(self, tmpl: Any, labels: Labels, value: float, ev: Evaluator, ts_ms: int) -> str:
@@ -210,21 +261,24 @@ class AlertingRule(_Rule):
             "$value": value,
         }
 
-        def query(q: str) -> list[dict[str, Any]]:
-            rows = _query_vector(Evaluator(ev.store, ts_ms, ts_ms, 1), pp.parse(q), ts_ms)
-            return [{"Labels": dict(lab), "Value": v} for lab, v in rows]
-
+        self._ctx = (ev, ts_ms)
         try:
-            return expand(
-                tmpl, data, {"query": query, "externalURL": lambda: self.external_url}, variables
-            )
+            return expand(tmpl, data, self._funcs, variables, complete=True)
         except (TemplateError, QueryError, ValueError) as exc:
             log.warning("expanding template of alert %s failed: %s", self.name, exc)
             return f"<error expanding template: {exc}>"
 
+    def _template_query(self, q: str) -> list[dict[str, Any]]:
+        assert self._ctx is not None
+        ev, ts_ms = self._ctx
+        rows = _query_vector(Evaluator(ev.store, ts_ms, ts_ms, 1), pp.parse(q), ts_ms)
+        return [{"Labels": dict(lab), "Value": v} for lab, v in rows]
+
     # -- evaluation ------------------------------------------------------------
     def eval(self, ev: Evaluator, ts_ms: int) -> list[Sample]:
-        rows = _query_vector(ev, self.spec.ast, ts_ms)
+        rows = _rule_vector(ev, self.spec.ast)
+        if len(self._expanded) > 2 * len(rows) + 1000:
+            self._expanded.clear()
         opts = self.options
         no_data = False
         if opts.missing_data != "resolve" and not rows:
@@ -294,6 +348,34 @@ class AlertingRule(_Rule):
     def _alert_labels(
         self, labels: Labels, value: float, ev: Evaluator, ts_ms: int
     ) -> tuple[Labels, dict[str, str]]:
+        """The alert's labels and annotations, expanded as Prometheus does.
+
+        Prometheus re-expands every evaluation. Unless a template calls
+        ``query``, expansion is a pure function of (labels, value) (external
+        labels and URL are fixed per rule), so the last result is reused
+        while the value stays the same, and constant label templates are
+        applied once per series; the strings are identical either way.
+        """
+        if self.reads_any:
+            return self._expand_all(labels, value, ev, ts_ms)
+        hit = self._expanded.get(labels)
+        if hit is not None and _same_value(hit[1], value):
+            # A fresh dict: flap detection adds to an alert's annotations.
+            return hit[0], dict(hit[2])
+        if hit is not None and self._static_labels:
+            lab = hit[0]
+            annotations = {
+                k: self._expand(tmpl, labels, value, ev, ts_ms)
+                for k, tmpl in self._annot_tmpl.items()
+            }
+        else:
+            lab, annotations = self._expand_all(labels, value, ev, ts_ms)
+        self._expanded[labels] = (lab, value, annotations)
+        return lab, dict(annotations)
+
+    def _expand_all(
+        self, labels: Labels, value: float, ev: Evaluator, ts_ms: int
+    ) -> tuple[Labels, dict[str, str]]:
         d = dict(labels)
         d.pop(NAME_LABEL, None)
         for k, tmpl in self._label_tmpl.items():
@@ -315,7 +397,7 @@ class AlertingRule(_Rule):
         for a in self.active.values():
             if a.state is AlertState.INACTIVE:
                 continue
-            out.append(Sample(ALERTS, a.labels.merge({ALERTSTATE: a.state.value}), ts_ms, 1.0))
+            out.append(Sample(ALERTS, a.series_labels(), ts_ms, 1.0))
             out.append(Sample(ALERTS_FOR_STATE, a.labels, ts_ms, a.active_at_ms // 1000 * 1.0))
         return out
 

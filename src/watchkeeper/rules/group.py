@@ -15,9 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from watchkeeper.model import Labels, Matcher, Sample
-from watchkeeper.query.engine import Evaluator
+from watchkeeper.model import NAME_LABEL, Labels, Matcher, MatchOp, Sample
+from watchkeeper.query.engine import Evaluator, Memo
 from watchkeeper.query.memory import MemoryStore
+from watchkeeper.query.nodekey import node_info, selector_lookbacks
 from watchkeeper.query.values import STALE_NAN, QueryError
 from watchkeeper.rules.alerting import Alert, AlertingRule, RecordingRule, RuleHealth, RuleOptions
 from watchkeeper.rules.spec import AlertRuleSpec, GroupSpec
@@ -79,14 +80,32 @@ class _Overlay(Store):
         return self.base.stats()
 
 
-def _invalidate(reads: dict[Any, Any], names: set[str]) -> None:
-    from watchkeeper.model import NAME_LABEL, MatchOp
-
-    for key in list(reads):
-        matchers = key[0]
+def _invalidate(reads: dict[Any, Any], memo: Memo, names: set[str]) -> None:
+    """Forget cached reads and results that the samples just written can change."""
+    for matchers in list(reads):
         fixed = [m.value for m in matchers if m.name == NAME_LABEL and m.op is MatchOp.EQ]
         if not fixed or fixed[0] in names:
-            del reads[key]
+            del reads[matchers]
+    for key, (_, read_names) in list(memo.items()):
+        if read_names is None or not read_names.isdisjoint(names):
+            del memo[key]
+
+
+def _reads_of(rule: Rule) -> frozenset[str] | None:
+    """Metric names a rule's evaluation can read (None: any)."""
+    asts = [rule.spec.ast]
+    if isinstance(rule, AlertingRule):
+        if rule._keep_ast is not None:
+            asts.append(rule._keep_ast)
+        if rule.options.missing_data != "resolve" or rule.reads_any:
+            return None
+    names: set[str] = set()
+    for ast in asts:
+        found = node_info(ast).names
+        if found is None:
+            return None
+        names |= found
+    return frozenset(names)
 
 
 class RuleGroupRunner:
@@ -129,6 +148,20 @@ class RuleGroupRunner:
             else:
                 self.rules.append(RecordingRule(r))
         self._previous: list[set[tuple[str, Labels]]] = [set() for _ in self.rules]
+        # What the rules after rule i read: only those samples need to be
+        # visible to the rest of this evaluation (the overlay).
+        self._read_later: list[frozenset[str] | None] = []
+        later: frozenset[str] | None = frozenset()
+        for rule in reversed(self.rules):
+            self._read_later.append(later)
+            reads = _reads_of(rule)
+            later = None if reads is None or later is None else later | reads
+        self._read_later.reverse()
+        # How far back each selector is read, over all rules: the first read
+        # of a selector in an evaluation covers the widest window.
+        self._lookbacks: dict[Any, int] = {}
+        for rule in self.rules:
+            selector_lookbacks(rule.spec.ast, lookback_ms, self._lookbacks)
         self.last_eval_ms = 0
         self.last_duration_s = 0.0
         self._evaluated = False
@@ -148,11 +181,14 @@ class RuleGroupRunner:
         # Rules of one evaluation share store reads; entries a rule's output
         # could change are dropped after it runs.
         reads: dict[Any, Any] = {}
+        # Subtrees repeated across rules are evaluated once (see nodekey).
+        memo: Memo = {}
+        hints = {key: now_ms - back for key, back in self._lookbacks.items()}
         for i, rule in enumerate(self.rules):
             t0 = time.perf_counter()
             ev = Evaluator(
                 target, now_ms, now_ms, 1, lookback_ms=self.lookback_ms,
-                subquery_step_ms=subquery_step, reads=reads,
+                subquery_step_ms=subquery_step, reads=reads, memo=memo, read_hints=hints,
             )  # fmt: skip
             try:
                 samples = rule.eval(ev, now_ms)
@@ -177,9 +213,13 @@ class RuleGroupRunner:
             ]
             self._previous[i] = current
             batch = samples + stale
-            target.append(batch)
             if batch:
-                _invalidate(reads, {smp.name for smp in batch})
+                later = self._read_later[i]
+                if self.write_through or later is None:
+                    target.append(batch)
+                elif later:
+                    target.append([smp for smp in batch if smp.name in later])
+                _invalidate(reads, memo, {smp.name for smp in batch})
             out.extend(batch)
         # Health as a series, so `watchkeeper rules list` in another process
         # can show which rules fail.

@@ -479,6 +479,9 @@ def _parse_duration(text: str) -> float:
         raise TemplateError(str(exc)) from None
 
 
+_BASE = base_functions()
+
+
 # -- evaluation ------------------------------------------------------------------
 _AND_OR = ("and", "or")
 
@@ -648,9 +651,15 @@ def expand(
     data: dict[str, Any],
     funcs: dict[str, Callable[..., Any]] | None = None,
     variables: dict[str, Any] | None = None,
+    *,
+    complete: bool = False,
 ) -> str:
-    """Render ``tmpl`` with ``.`` = ``data`` and ``$`` = ``data``."""
-    ex = _Exec(tmpl, {**base_functions(), **(funcs or {})})
+    """Render ``tmpl`` with ``.`` = ``data`` and ``$`` = ``data``.
+
+    ``funcs`` are added to :func:`base_functions`; with ``complete=True`` they
+    already include them (callers expanding often build the table once).
+    """
+    ex = _Exec(tmpl, funcs if complete and funcs is not None else {**_BASE, **(funcs or {})})
     scope: list[dict[str, Any]] = [{"$": data, **(variables or {})}]
     try:
         ex.run(tmpl.nodes, data, scope)
