@@ -47,10 +47,8 @@ def test_stats_compact_check(tmp_path: Path) -> None:
     assert runner.invoke(app, ["check", "--path", str(path)]).exit_code == 0
 
     db = sqlite3.connect(path)
-    min_t, blob = db.execute("SELECT min_t, data FROM chunks WHERE res = 0 LIMIT 1").fetchone()
-    db.execute(
-        "UPDATE chunks SET data = ? WHERE res = 0 AND min_t = ?", (blob[:-6] + b"garbage", min_t)
-    )
+    rid, blob = db.execute("SELECT id, data FROM blocks WHERE res = 0 LIMIT 1").fetchone()
+    db.execute("UPDATE blocks SET data = ? WHERE id = ?", (blob[:-6] + b"garbage", rid))
     db.commit()
     db.close()
     res = runner.invoke(app, ["check", "--path", str(path)])

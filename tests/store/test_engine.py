@@ -11,6 +11,7 @@ import pytest
 from watchkeeper.model import Labels, Matcher, MatchOp, Sample
 from watchkeeper.store import StoreBusyError, open_store
 from watchkeeper.store.tsdb import TSDBStore
+from watchkeeper.store.tsdb.blocks import parse_dir
 
 BASE = 1_767_225_600_000
 DAY = 86_400_000
@@ -167,29 +168,43 @@ def test_retention_per_resolution_and_delete_before(tmp_path: Path) -> None:
 def test_check_quarantines_a_damaged_chunk_and_the_rest_serves(tmp_path: Path) -> None:
     path = tmp_path / "c.db"
     store = TSDBStore(path, background=False)
-    for inst in ("a", "b"):
-        ts = BASE + np.arange(1000, dtype=np.int64) * 10_000
-        store.append(_samples("m", Labels({"instance": inst}), ts, np.arange(1000.0)))
+    rng = np.random.default_rng(5)
+    ts = BASE + np.arange(3000, dtype=np.int64) * 10_000
+    for inst in ("a", "b", "c"):  # random floats: ~24 KB per series, one frame each
+        store.append(_samples("m", Labels({"instance": inst}), ts, rng.normal(0, 1, ts.size)))
     store.compact(flush=True)
-    sid_a = store.select([Matcher.equal("instance", "a")])[0].id
     db = sqlite3.connect(path)
-    key, blob = db.execute(
-        "SELECT min_t, data FROM chunks WHERE res = 0 AND series_id = ?", (sid_a,)
+    rid, dir_blob, blob = db.execute(
+        "SELECT id, dir, data FROM blocks WHERE res = 0 AND max_t >= ?", (int(ts[-1]),)
     ).fetchone()
-    damaged = blob[:40] + bytes(8) + blob[48:]
+    blk = parse_dir(dir_blob)
+    # A frame holding one series' values and no timestamps: damage stays with that series.
+    frames = blk.entry_frame.tolist()
+    victim = next(
+        i
+        for i in range(blk.sids.size)
+        if frames.count(frames[blk.n_ts + i]) == 1
+        and frames[blk.n_ts + i] not in frames[: blk.n_ts]
+    )
+    f = frames[blk.n_ts + victim]
+    pos = int(blk.frame_off[f]) + 20
     db.execute(
-        "UPDATE chunks SET data = ? WHERE res = 0 AND series_id = ? AND min_t = ?",
-        (damaged, sid_a, key),
+        "UPDATE blocks SET data = ? WHERE id = ?", (blob[:pos] + bytes(8) + blob[pos + 8 :], rid)
     )
     db.commit()
     db.close()
-    assert _read(store, "a")[0].size == 0  # skipped, not a crash
+    name = {s.id: s.labels.get("instance") for s in store.select([])}[int(blk.sids[victim])]
+    others = [i for i in ("a", "b", "c") if i != name]
+    assert _read(store, name)[0].size < 3000  # the damaged day is skipped, not a crash
     assert store.counters["damaged_chunks_skipped"] >= 1
+    for inst in others:
+        assert _read(store, inst)[0].size == 3000
     report = store.check()
     assert not report.ok
-    assert len(report.damaged) == 1
+    assert {d["series_id"] for d in report.damaged} == {int(blk.sids[victim])}
     assert report.quarantined
-    assert _read(store, "b")[0].size == 1000
+    for inst in others:
+        assert _read(store, inst)[0].size == 3000
     assert store.check().ok
     assert store.stats().extra["quarantined_chunks"] == 1
     store.close()
@@ -257,3 +272,63 @@ def test_bad_input_gets_a_clear_error(store: TSDBStore) -> None:
         store.append_columns([999], [BASE], [1.0])
     with pytest.raises(ValueError, match="no rollups"):
         store.read_rollup([], 0, 1, 5000)
+
+
+def test_background_compaction_merges_four_rows_per_level_then_whole_spans(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "t.db"
+    store = TSDBStore(path, background=False)
+    lab = [Labels({"instance": f"h{j}"}) for j in range(3)]
+    n = 0
+
+    def levels() -> list[int]:
+        db = sqlite3.connect(path)
+        rows = db.execute("SELECT level FROM blocks WHERE res = 0 ORDER BY level").fetchall()
+        db.close()
+        return [int(r[0]) for r in rows]
+
+    for cut in range(16):
+        for _ in range(10):
+            store.append([Sample("m", lb, BASE + n * 10_000, float(n)) for lb in lab])
+            n += 1
+        store.cut(BASE + n * 10_000)
+        store.compact(full=False)
+        if cut == 2:
+            assert levels() == [0, 0, 0]
+        if cut == 3:
+            assert levels() == [1]
+    assert levels() == [2]  # 16 cuts: 4 level-1 rows merged into one level-2 row
+    ts, vals = _read(store, "h1")
+    assert ts.size == n
+    assert np.array_equal(vals, np.arange(n, dtype=float))
+    # A span the head has moved past is merged whole, whatever its rows' levels.
+    store.append([Sample("m", lb, BASE + DAY + 5, 1.0) for lb in lab])
+    store.cut(BASE + DAY + 10)
+    store.compact(full=False)
+    assert levels() == [0, 99]
+    store.compact()
+    assert levels() == [99, 99]
+    assert _read(store, "h1")[0].size == n + 1
+    store.close()
+
+
+def test_windows_inside_the_head_do_not_touch_blocks(store: TSDBStore) -> None:
+    lab = Labels({"instance": "a"})
+    store.append(_samples("m", lab, BASE + np.arange(100) * 10_000, np.arange(100.0)))
+    store.cut(BASE + 50 * 10_000)
+    calls = []
+    real = store._stored
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        out = real(*args, **kwargs)
+        calls.append(len(out))
+        return out
+
+    store._stored = spy  # type: ignore[method-assign]
+    ts, _ = _read(store, "a", BASE + 60 * 10_000, BASE + 99 * 10_000)
+    assert ts.size == 40
+    assert calls == [0]  # nothing read from blocks
+    ts, _ = _read(store, "a", BASE, BASE + 99 * 10_000)
+    assert ts.size == 100
+    assert calls == [0, 1]

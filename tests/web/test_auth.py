@@ -6,7 +6,7 @@ import re
 
 import pytest
 from fastapi.testclient import TestClient
-from web_helpers import PASSWORD, WebEnv, bearer
+from web_helpers import PASSWORD, WebEnv, bearer, fire
 
 from watchkeeper.web.authdb import AuthDB, AuthError, Role
 from watchkeeper.web.passwords import hash_password, verify_password
@@ -110,7 +110,7 @@ def test_session_login_csrf_and_logout(client: TestClient, web_env: WebEnv) -> N
     assert cookie
     me = client.get("/api/wk/v1/me").json()
     assert me == {"username": "operator", "role": "operator", "via": "session"}
-    web_env.board.publish(*_one_alert())
+    fire(web_env, *_one_alert())
     fp = client.get("/api/wk/v1/alerts").json()[0]["fingerprint"]
     # A cookie alone (what a cross-site form would send) is not enough.
     assert client.post(f"/api/wk/v1/alerts/{fp}/ack", json={}).status_code == 403
@@ -119,6 +119,9 @@ def test_session_login_csrf_and_logout(client: TestClient, web_env: WebEnv) -> N
     )
     assert r.status_code == 200
     assert r.json()["acknowledged"]["by"] == "operator"
+    # The acknowledgement is in alerts.db, where the notifier and the CLI see it.
+    assert web_env.alerts is not None
+    assert web_env.alerts.get(fp).ack_by == "operator"
     r = client.post("/logout", data={"csrf_token": csrf}, follow_redirects=False)
     assert r.status_code == 303
     assert client.get("/api/wk/v1/me", cookies={"wk_session": cookie}).status_code == 401

@@ -1,8 +1,9 @@
 """The dashboard in a real browser: Debian's Chromium driven by Playwright.
 
 Logs in, checks the charts draw real data, that an alert raised while the
-page is open appears without a reload, that an operator can acknowledge it
-and a viewer cannot, and that hostile annotation text is shown as text.
+page is open appears without a reload, that an operator can acknowledge and
+silence it (and expire the silence) and a viewer cannot, and that hostile
+annotation text is shown as text.
 Saves screenshots under docs/images/.
 """
 
@@ -14,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from web_helpers import PASSWORD, LiveServer, WebEnv
+from web_helpers import PASSWORD, LiveServer, WebEnv, fire
 
 from watchkeeper.web.alert_board import AlertView, GroupView, RuleView
 
@@ -116,7 +117,7 @@ def test_dashboard_end_to_end(pw_browser, live_server: LiveServer, web_env: WebE
     page.wait_for_selector("#live-status[data-state='ok']")
     assert page.locator("#alerts-body tr").count() == 0
     page.evaluate("window.__notReloaded = true")
-    live_server.call(web_env.board.publish, *_alert(HOSTILE))
+    fire(web_env, *_alert(HOSTILE))  # the board and the notifier, as the rule engine does
     row = page.locator("#alerts-body tr[data-fingerprint]")
     row.wait_for(timeout=10000)
     assert page.evaluate("window.__notReloaded") is True
@@ -127,10 +128,37 @@ def test_dashboard_end_to_end(pw_browser, live_server: LiveServer, web_env: WebE
     assert "▲ firing" in row.locator("td.state").inner_text()
     page.screenshot(path=str(IMAGES / "alerts.png"), full_page=True)
 
-    # The operator acknowledges it.
+    # The operator acknowledges it (stored in alerts.db, where the notifier reads it).
+    fp = _alert(HOSTILE)[1][0].fingerprint
     row.locator("button.ack").click()
     page.wait_for_selector("#alerts-body .acked")
     assert "acknowledged by operator" in page.locator("#alerts-body .acked").inner_text()
+    assert web_env.alerts is not None
+    assert web_env.alerts.get(fp).ack_by == "operator"
+
+    # ... and silences it from the same row: the dialog offers the alert's labels.
+    page.locator("#alerts-body button.silence").click()
+    matchers = page.locator("#silence-matchers")
+    matchers.wait_for(state="visible")
+    assert 'alertname="DiskAlmostFull"' in matchers.input_value()
+    assert 'mountpoint="/"' in matchers.input_value()
+    page.fill("#silence-comment", "disk cleanup running <b>now</b>")
+    page.click("#silence-form button[type=submit]")
+    page.wait_for_selector("#alerts-body .muted")
+    (silence,) = web_env.alerts.list_silences()
+    assert silence.created_by == "operator"
+    assert silence.comment == "disk cleanup running <b>now</b>"
+    assert f"silenced ({silence.id})" in page.locator("#alerts-body .muted").inner_text()
+    assert page.evaluate("window.__notReloaded") is True
+    page.screenshot(path=str(IMAGES / "alerts-silenced.png"), full_page=True)
+
+    # The silences page lists it (comment as text) and expires it.
+    page.goto(f"{base}/silences")
+    srow = page.locator(f"#silences-body tr[data-silence='{silence.id}']")
+    assert "disk cleanup running <b>now</b>" in srow.inner_text()
+    srow.locator("button.expire").click()
+    page.wait_for_selector(f"#silences-body tr[data-silence='{silence.id}'].silence-expired")
+    assert web_env.alerts.list_silences() == []
 
     # The overview shows the disk panel in the firing state (text, not only colour).
     page.goto(f"{base}/")
@@ -143,7 +171,7 @@ def test_dashboard_end_to_end(pw_browser, live_server: LiveServer, web_env: WebE
     ctx.close()
 
     # A viewer sees the alert but cannot acknowledge it.
-    web_env.db.unacknowledge(_alert(HOSTILE)[1][0].fingerprint)
+    web_env.alerts.unack(fp, by="test")
     vctx = pw_browser.new_context(viewport={"width": 390, "height": 844})  # phone
     vpage = vctx.new_page()
     _login(vpage, base, "viewer")

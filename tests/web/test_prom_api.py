@@ -110,3 +110,37 @@ def test_rules_alerts_buildinfo(client: TestClient, web_env: WebEnv) -> None:
     assert alerts[0]["activeAt"].endswith("Z")
     info = _get(client, web_env, "/api/v1/status/buildinfo").json()["data"]
     assert info["version"]
+
+
+def test_matrix_formatting_matches_prometheus_text_point_by_point() -> None:
+    """The whole-array formatter writes exactly what the per-point reference writes."""
+    import json
+
+    import numpy as np
+
+    from watchkeeper.web.prom_format import _ts, format_number, matrix_json
+
+    rng = np.random.default_rng(3)
+    n = 5000
+    digits = rng.integers(0, 6, n).tolist()
+    values = np.array(
+        [round(x, d) for x, d in zip(rng.normal(50, 30, n).tolist(), digits, strict=True)]
+    )
+    values[::7] = np.floor(values[::7])
+    values[:12] = [np.nan, np.inf, -np.inf, -0.0, 0.0, 1e20, -3e-9, 1e16, 9.999e15, 0.5, -2.0, 1e-4]
+    values[12:20] = rng.normal(0, 1e6, 8)
+    cases = [
+        1_700_000_000_123 + np.arange(n) * 10_000,  # one shared millisecond part
+        1_700_000_000_000 + np.arange(n) * 15_000,  # whole seconds
+        1_700_000_000_000 + np.sort(rng.integers(0, 10**9, n)),  # any millisecond
+        np.arange(n) * 1_000 - 2_500_500,  # negative times
+    ]
+    for ts in cases:
+        points = ",".join(
+            f'[{_ts(int(t))},"{format_number(float(v))}"]' for t, v in zip(ts, values, strict=True)
+        )
+        want = f'[{{"metric":{{"a": "b"}},"values":[{points}]}}]'
+        got = matrix_json([({"a": "b"}, ts, values)])
+        assert got == want
+        json.loads(got)
+    assert matrix_json([({"a": "b"}, [], [])]) == '[{"metric":{"a": "b"},"values":[]}]'

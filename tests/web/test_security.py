@@ -47,17 +47,29 @@ def test_request_body_limit(client: TestClient, web_env: WebEnv) -> None:
     assert r.status_code == 413
 
 
-def test_missing_features_answer_501(client: TestClient, web_env: WebEnv) -> None:
+def test_without_a_notifier_the_lifecycle_answers_501(web_env: WebEnv) -> None:
+    """notify.enabled: false -> no alerts.db in the web: a clear 501, never a 500."""
+    from watchkeeper.config.web import WebConfig
+    from watchkeeper.web.app import create_app
+
+    app = create_app(config=WebConfig(), store=web_env.store, auth_db=web_env.db)
     h = bearer(web_env, "admin")
-    for method, path in (
-        ("GET", "/api/wk/v1/silences"),
-        ("GET", "/api/wk/v1/maintenance"),
-        ("GET", "/api/wk/v1/notifications"),
-        ("POST", "/api/wk/v1/receivers/mail/test"),
-    ):
-        r = client.request(method, path, headers=h)
-        assert r.status_code == 501, path
-        assert len(r.json()["detail"]) > 20
+    with TestClient(app) as client:
+        for method, path in (
+            ("GET", "/api/wk/v1/silences"),
+            ("GET", "/api/wk/v1/maintenance"),
+            ("GET", "/api/wk/v1/notifications"),
+            ("GET", "/api/wk/v1/receivers"),
+            ("POST", "/api/wk/v1/receivers/ops/test"),
+            ("POST", "/api/v2/alerts"),
+        ):
+            body = [] if path == "/api/v2/alerts" else None
+            r = client.request(method, path, headers=h, json=body)
+            assert r.status_code == 501, path
+            assert "notify.enabled" in r.json()["detail"]
+        # Reading alerts still works (the rule board), and so do the pages.
+        assert client.get("/api/wk/v1/alerts", headers=h).json() == []
+        assert client.get("/api/wk/v1/alerts/history", headers=h).status_code == 200
 
 
 def test_unknown_alert_is_404_and_bad_fingerprint_422(client: TestClient, web_env: WebEnv) -> None:

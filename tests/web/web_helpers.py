@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import numpy as np
 import uvicorn
 from fastapi import FastAPI
 
+from watchkeeper.alerts.model import InboundAlert
+from watchkeeper.alerts.service import AlertService
 from watchkeeper.model import Labels, Sample
+from watchkeeper.notify.notifier import Notifier
 from watchkeeper.store.base import Store
-from watchkeeper.web.alert_board import AlertBoard
+from watchkeeper.web.alert_board import AlertBoard, AlertView, GroupView
 from watchkeeper.web.authdb import AuthDB
 
 PASSWORD = "correct horse battery"
@@ -67,6 +74,97 @@ def noisy_host_samples(
     return out
 
 
+class HookSink:
+    """A real HTTP server recording the JSON bodies posted to it (a webhook receiver)."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        self.cond = threading.Condition()
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                with sink.cond:
+                    sink.bodies.append(json.loads(body or b"{}"))
+                    sink.cond.notify_all()
+                self.send_response(200)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self) -> HookSink:
+        self.thread.start()
+        return self
+
+    def wait_for(
+        self, pred: Callable[[dict[str, Any]], bool], timeout: float = 15
+    ) -> dict[str, Any]:
+        """The first body for which ``pred`` holds, waiting for it to arrive."""
+        with self.cond:
+            found: list[dict[str, Any]] = []
+
+            def check() -> bool:
+                found[:] = [b for b in self.bodies if pred(b)]
+                return bool(found)
+
+            assert self.cond.wait_for(check, timeout), f"no matching body in {self.bodies}"
+            return found[0]
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class NotifierThread:
+    """The notifier serving on an event loop of its own, as in ``watchkeeper run``."""
+
+    def __init__(self, notifier: Notifier) -> None:
+        self.notifier = notifier
+        self.loop = asyncio.new_event_loop()
+        self.stop_event: asyncio.Event | None = None
+        self.started = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        async def main() -> None:
+            self.stop_event = asyncio.Event()
+            task = asyncio.create_task(self.notifier.serve(self.stop_event))
+            await self.notifier.ready.wait()
+            self.started.set()
+            await task
+
+        self.loop.run_until_complete(main())
+
+    def start(self) -> NotifierThread:
+        self.thread.start()
+        assert self.started.wait(20), "notifier did not start"
+        return self
+
+    def stop(self) -> None:
+        assert self.stop_event is not None
+        self.loop.call_soon_threadsafe(self.stop_event.set)
+        self.thread.join(20)
+
+
+def wait_until(cond: Callable[[], Any], timeout: float = 15, what: str = "condition") -> Any:
+    """Wait for state another thread changes (the notifier's loop); fails after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = cond()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.01)
+
+
 @dataclass
 class WebEnv:
     app: FastAPI
@@ -75,6 +173,39 @@ class WebEnv:
     board: AlertBoard
     tokens: dict[str, str]
     now_ms: int
+    #: The lifecycle as the CLI sees it: its own connection to alerts.db.
+    alerts: AlertService | None = None
+    notifier: Notifier | None = None
+    hook: HookSink | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def fire(env: WebEnv, group: GroupView, alerts: Sequence[AlertView]) -> list[str]:
+    """Raise rule alerts as the run loop does: publish to the board, send firing ones
+    to the notifier, and wait until alerts.db holds them. Returns the fingerprints."""
+    env.board.publish(group, alerts)
+    firing = [a for a in alerts if a.state == "firing"]
+    if env.notifier is not None and firing:
+        now = int(time.time() * 1000)
+        env.notifier.receive(
+            [
+                InboundAlert(
+                    Labels(dict(a.labels)),
+                    dict(a.annotations),
+                    int(a.active_at * 1000),
+                    now + 60_000,
+                )
+                for a in firing
+            ]
+        )
+        service = env.alerts
+        assert service is not None
+        for a in firing:
+            wait_until(
+                lambda fp=a.fingerprint: service.db.get_alert(fp) is not None,  # type: ignore[misc]
+                what=f"alert {a.name} in alerts.db",
+            )
+    return [a.fingerprint for a in alerts]
 
 
 def bearer(env: WebEnv, role: str) -> dict[str, str]:
