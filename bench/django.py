@@ -12,6 +12,11 @@ Usage: python bench/django.py [--quick] [--no-peer]
 2. Under gunicorn (2 sync workers) + wrk: requests/s with watchkeeper
    (multiprocess directory set) vs bare, for a trivial view and for a view
    making 3 PostgreSQL queries, runs interleaved; worker RSS after the load.
+3. In-process, the same method for the WSGI and ASGI middlewares: a trivial
+   Flask view through ``app.wsgi_app`` (``flask_overhead_us``), trivial
+   Starlette and FastAPI endpoints through the whole ASGI app on one event
+   loop (``starlette_overhead_us``, ``fastapi_overhead_us``), bare vs
+   instrumented (multiprocess directory set), rounds interleaved.
 
 Progress goes to stderr; the last stdout line is one JSON object.
 """
@@ -168,6 +173,134 @@ def in_process(quick: bool, peer: bool) -> dict[str, float]:
                 medians["django_prometheus"] - medians["bare"]
             )
     return results
+
+
+# -- 3. WSGI / ASGI middlewares, in-process ---------------------------------------
+
+FRAMEWORKS = r"""
+import asyncio, json, os, random, statistics, sys, tempfile, time
+os.environ["WATCHKEEPER_METRICS_DIR"] = tempfile.mkdtemp()
+rounds, batch = int(sys.argv[1]), int(sys.argv[2])
+rng = random.Random(8)
+ids = [rng.randint(1, 10**6) for _ in range(batch)]
+
+from flask import Flask
+from watchkeeper.contrib.flask import instrument as flask_instrument
+
+def flask_app(instrumented):
+    app = Flask("bench")
+    @app.get("/items/<int:pk>")
+    def item(pk):
+        return "hello world"
+    if instrumented:
+        flask_instrument(app)
+    return app.wsgi_app
+
+def environ(pk):
+    return {"REQUEST_METHOD": "GET", "PATH_INFO": f"/items/{pk}", "QUERY_STRING": "",
+            "SERVER_NAME": "bench", "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1",
+            "wsgi.url_scheme": "http", "wsgi.input": None, "wsgi.errors": sys.stderr,
+            "wsgi.multithread": False, "wsgi.multiprocess": True, "wsgi.run_once": False,
+            "REMOTE_ADDR": "127.0.0.1"}
+
+def start_response(status, headers, exc_info=None):
+    return None
+
+def run_wsgi(app):
+    for pk in ids:
+        it = app(environ(pk), start_response)
+        for _ in it:
+            pass
+        close = getattr(it, "close", None)
+        if close is not None:
+            close()
+
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+from fastapi import FastAPI
+from fastapi.responses import PlainTextResponse as FastText
+from watchkeeper.contrib.starlette import instrument as asgi_instrument
+
+def starlette_app(instrumented):
+    async def item(request):
+        return PlainTextResponse("hello world")
+    app = Starlette(routes=[Route("/items/{pk:int}", item)])
+    if instrumented:
+        asgi_instrument(app)
+    return app
+
+def fastapi_app(instrumented):
+    app = FastAPI()
+    @app.get("/items/{pk}", response_class=FastText)
+    async def item(pk: int):
+        return "hello world"
+    if instrumented:
+        asgi_instrument(app)
+    return app
+
+async def receive():
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+async def send(message):
+    return None
+
+def scope(pk):
+    return {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+            "scheme": "http", "path": f"/items/{pk}", "raw_path": f"/items/{pk}".encode(),
+            "root_path": "", "query_string": b"", "headers": [(b"host", b"bench")],
+            "client": ("127.0.0.1", 1), "server": ("bench", 80), "state": {}}
+
+loop = asyncio.new_event_loop()
+
+def run_asgi(app):
+    async def many():
+        for pk in ids:
+            await app(scope(pk), receive, send)
+    loop.run_until_complete(many())
+
+variants = {
+    "flask_bare": (run_wsgi, flask_app(False)),
+    "flask": (run_wsgi, flask_app(True)),
+    "starlette_bare": (run_asgi, starlette_app(False)),
+    "starlette": (run_asgi, starlette_app(True)),
+    "fastapi_bare": (run_asgi, fastapi_app(False)),
+    "fastapi": (run_asgi, fastapi_app(True)),
+}
+for run, app in variants.values():  # warm-up: caches, label series, lifespan-free start
+    run(app)
+times = {n: [] for n in variants}
+order = list(variants)
+for i in range(rounds):
+    rng.shuffle(order)
+    for n in order:
+        run, app = variants[n]
+        t0 = time.perf_counter()
+        run(app)
+        times[n].append((time.perf_counter() - t0) / batch * 1e6)
+print(json.dumps({n: statistics.median(v) for n, v in times.items()}))
+"""
+
+
+def frameworks_in_process(quick: bool) -> dict[str, float]:
+    rounds, batch = (30, 300) if quick else (80, 500)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WATCHKEEPER_", "PROMETHEUS"))}
+    out = subprocess.run(
+        [sys.executable, "-c", FRAMEWORKS, str(rounds), str(batch)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    if out.returncode != 0:
+        raise SystemExit(f"framework benchmark failed:\n{out.stderr[-3000:]}")
+    med = json.loads(out.stdout.strip().splitlines()[-1])
+    log(f"in-process (WSGI/ASGI): {med}")
+    result: dict[str, float] = {}
+    for name in ("flask", "starlette", "fastapi"):
+        result[f"{name}_bare_us"] = round(med[f"{name}_bare"], 2)
+        result[f"{name}_overhead_us"] = round(med[name] - med[f"{name}_bare"], 2)
+    return result
 
 
 # -- 2. gunicorn + wrk ---------------------------------------------------------
@@ -350,12 +483,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="finish in under a minute")
     parser.add_argument("--no-peer", action="store_true", help="skip django-prometheus")
+    parser.add_argument(
+        "--frameworks-only", action="store_true", help="only the WSGI/ASGI middlewares (part 3)"
+    )
     args = parser.parse_args()
     result: dict[str, object] = {"benchmark": "django", "quick": args.quick}
+    if args.frameworks_only:
+        result.update(frameworks_in_process(args.quick))
+        print(json.dumps(result))
+        return
     inproc = in_process(args.quick, not args.no_peer)
     result.update({k: round(v, 2) for k, v in inproc.items()})
     if "django_prometheus_overhead_us" in inproc:
         result["ratio"] = round(inproc["overhead_us"] / inproc["django_prometheus_overhead_us"], 3)
+    result.update(frameworks_in_process(args.quick))
     result.update(under_gunicorn(args.quick))
     print(json.dumps(result))
 

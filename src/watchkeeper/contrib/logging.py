@@ -14,22 +14,10 @@ from __future__ import annotations
 
 import logging
 
-from watchkeeper.contrib.metrics import Counter, Registry, default_registry
+from watchkeeper.contrib.app_metrics import shared_registry
+from watchkeeper.contrib.metrics import Counter, Registry
 
 __all__ = ["LogCountHandler"]
-
-
-def _site_registry() -> Registry:
-    try:
-        from django.apps import apps
-
-        if apps.ready and apps.is_installed("watchkeeper.contrib.django"):
-            from watchkeeper.contrib.django.state import get_instruments
-
-            return get_instruments().registry
-    except ImportError:
-        pass
-    return default_registry()
 
 
 class LogCountHandler(logging.Handler):
@@ -47,7 +35,7 @@ class LogCountHandler(logging.Handler):
 
     def _counter(self) -> Counter:
         if self._family is None:
-            registry = self._registry or _site_registry()
+            registry = self._registry or shared_registry()
             self._family = registry.counter(
                 "log_messages_total",
                 "Log records emitted, by level and logger.",

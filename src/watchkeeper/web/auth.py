@@ -26,6 +26,7 @@ from watchkeeper.web.authdb import AuthDB, Role, User
 
 __all__ = [
     "ANONYMOUS",
+    "EMBEDDED_PRINCIPAL",
     "SESSION_COOKIE",
     "CsrfError",
     "Forbidden",
@@ -36,6 +37,9 @@ __all__ = [
 ]
 
 SESSION_COOKIE = "wk_session"
+#: ASGI scope key an in-process bridge (the Django integration) sets to a ``Principal``
+#: it has authenticated itself. Servers build scopes from the wire and never set it.
+EMBEDDED_PRINCIPAL = "watchkeeper.principal"
 LOGIN_CSRF_COOKIE = "wk_login_csrf"
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf_token"
@@ -163,6 +167,10 @@ class WebAuth:
 
     async def identify(self, request: Request) -> Principal | None:
         """The principal behind the request's credentials, or None (cached per request)."""
+        embedded = request.scope.get(EMBEDDED_PRINCIPAL)
+        if isinstance(embedded, Principal):
+            request.state.principal = embedded
+            return embedded
         cached = getattr(request.state, "principal", False)
         if cached is not False:
             return cached if isinstance(cached, Principal) else None

@@ -145,6 +145,7 @@ def status_page(request: HttpRequest) -> HttpResponse:
     page = (
         "<!doctype html><meta charset=utf-8><title>watchkeeper</title>"
         f"<h1>Health: {report.status.value}</h1>"
+        '<p><a href="dashboard/">Open the dashboard</a></p>'
         f"<table><tr><th>check<th>status<th>output</tr>{rows}</table>"
         "<h2>Slowest endpoints</h2><table><tr><th>method<th>route<th>slow requests"
         f"<th>max s<th>mean db s<th>mean queries</tr>{slow}</table>"
