@@ -28,12 +28,14 @@ from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).parent))
+# The bench folder goes last: bench/django.py (another benchmark) must not shadow Django.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE] + [str(_HERE)]
 
-from store_baselines import DjangoStore, RowStore
-from store_data import DAY_MS, START_MS, Generator, make_dataset
-from watchkeeper.model import Matcher, Sample
-from watchkeeper.store.tsdb import TSDBStore
+from store_baselines import DjangoStore, RowStore  # noqa: E402
+from store_data import DAY_MS, START_MS, Generator, make_dataset  # noqa: E402
+from watchkeeper.model import Matcher, Sample  # noqa: E402
+from watchkeeper.store.tsdb import TSDBStore  # noqa: E402
 
 
 def log(msg: str) -> None:

@@ -1,25 +1,73 @@
-"""The ``watchkeeper`` command line: one Typer app, one module per command."""
+"""The ``watchkeeper`` command line: one Typer app, one module per command.
+
+Commands are loaded on first use: ``watchkeeper run`` is a long-lived
+process, and importing every other command's module (web users, alerts,
+store maintenance...) would cost it memory for nothing; short commands start
+faster too. ``watchkeeper --help`` still lists them all.
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 import typer
+from typer.core import TyperGroup
 
 from watchkeeper._version import __version__
-from watchkeeper.cli.alerts import register as register_alert_commands
-from watchkeeper.cli.collect import collect_command
-from watchkeeper.cli.config_cmd import config_app, init_command
-from watchkeeper.cli.health import health_command
-from watchkeeper.cli.query import query_command
-from watchkeeper.cli.rules import app as rules_app
-from watchkeeper.cli.run import run_command
-from watchkeeper.cli.status import status_command
-from watchkeeper.cli.store import app as store_app
-from watchkeeper.cli.users import token_app, user_app
 
 __all__ = ["app", "main"]
 
+#: name -> (module, attribute). An attribute that is a Typer app becomes a
+#: command group; a function becomes a command. Help text comes from each.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("watchkeeper.cli.run", "run_command"),
+    "collect": ("watchkeeper.cli.collect", "collect_command"),
+    "status": ("watchkeeper.cli.status", "status_command"),
+    "query": ("watchkeeper.cli.query", "query_command"),
+    "health": ("watchkeeper.cli.health", "health_command"),
+    "init": ("watchkeeper.cli.config_cmd", "init_command"),
+    "config": ("watchkeeper.cli.config_cmd", "config_app"),
+    "rules": ("watchkeeper.cli.rules", "app"),
+    "store": ("watchkeeper.cli.store", "app"),
+    "user": ("watchkeeper.cli.users", "user_app"),
+    "token": ("watchkeeper.cli.users", "token_app"),
+    "alerts": ("watchkeeper.cli.alerts", "alerts_app"),
+    "silence": ("watchkeeper.cli.alerts", "silence_app"),
+    "maintenance": ("watchkeeper.cli.alerts", "maintenance_app"),
+    "notify": ("watchkeeper.cli.alerts", "notify_app"),
+    "outbox": ("watchkeeper.cli.alerts", "outbox_app"),
+}
+
+
+def load_command(name: str) -> Any:
+    """The click command for ``name``, importing its module now."""
+    module, attr = COMMANDS[name]
+    target = getattr(importlib.import_module(module), attr)
+    command: Any
+    if isinstance(target, typer.Typer):
+        command = typer.main.get_group(target)
+    else:
+        single = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+        single.command(name)(target)
+        command = typer.main.get_command(single)
+    command.name = name
+    return command
+
+
+class LazyGroup(TyperGroup):
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in COMMANDS:
+            return None
+        return load_command(cmd_name)
+
+
 app = typer.Typer(
     name="watchkeeper",
+    cls=LazyGroup,
     help="Production monitoring and alerting for Python web applications.",
     no_args_is_help=True,
     add_completion=False,
@@ -40,20 +88,6 @@ def _root(
     ),
 ) -> None:
     """Production monitoring and alerting for Python web applications."""
-
-
-app.command("run")(run_command)
-app.command("collect")(collect_command)
-app.command("status")(status_command)
-app.command("query")(query_command)
-app.command("health")(health_command)
-app.command("init")(init_command)
-app.add_typer(config_app, name="config")
-app.add_typer(rules_app, name="rules")
-app.add_typer(store_app, name="store")
-app.add_typer(user_app, name="user")
-app.add_typer(token_app, name="token")
-register_alert_commands(app)
 
 
 def main() -> None:

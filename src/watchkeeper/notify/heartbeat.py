@@ -11,10 +11,12 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-
-import httpx
+from typing import TYPE_CHECKING
 
 from watchkeeper.config.notify import HeartbeatConfig
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["Heartbeat"]
 
@@ -28,6 +30,8 @@ class Heartbeat:
         self.failures = 0
 
     async def run(self, stop: asyncio.Event, alive: Callable[[], bool]) -> None:
+        import httpx
+
         async with httpx.AsyncClient(timeout=self.cfg.timeout) as client:
             while not stop.is_set():
                 if alive():
@@ -36,6 +40,8 @@ class Heartbeat:
                     await asyncio.wait_for(stop.wait(), self.cfg.interval)
 
     async def ping(self, client: httpx.AsyncClient) -> bool:
+        import httpx
+
         try:
             r = await client.post(self.cfg.url.get_secret_value(), content=b"watchkeeper watchdog")
             ok = r.status_code < 300

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import abc
-
-import httpx
+from typing import TYPE_CHECKING
 
 from watchkeeper.notify.payload import Notification
+
+if TYPE_CHECKING:  # httpx (and the rich/pygments it drags in) loads only for HTTP channels
+    import httpx
 
 __all__ = ["Channel", "DeliveryError", "check_http", "check_status", "http_client", "post_json"]
 
@@ -39,6 +41,8 @@ class Channel(abc.ABC):
 
 
 def http_client(timeout: float) -> httpx.AsyncClient:
+    import httpx
+
     return httpx.AsyncClient(
         timeout=timeout,
         headers={"User-Agent": USER_AGENT},
@@ -65,6 +69,8 @@ async def post_json(
     what: str,
     headers: dict[str, str] | None = None,
 ) -> httpx.Response:
+    import httpx
+
     try:
         response = await client.post(
             url, content=body, headers={"Content-Type": "application/json", **(headers or {})}

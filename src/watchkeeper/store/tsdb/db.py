@@ -13,7 +13,7 @@ from pathlib import Path
 __all__ = ["FORMAT", "connect", "get_meta", "set_meta"]
 
 #: Bumped when the layout changes incompatibly.
-FORMAT = 1
+FORMAT = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -31,16 +31,20 @@ CREATE TABLE IF NOT EXISTS wal (
     max_t INTEGER NOT NULL,
     data  BLOB NOT NULL
 );
-CREATE TABLE IF NOT EXISTS chunks (
-    res       INTEGER NOT NULL,
-    series_id INTEGER NOT NULL,
-    min_t     INTEGER NOT NULL,
-    gen       INTEGER NOT NULL,
-    max_t     INTEGER NOT NULL,
-    n         INTEGER NOT NULL,
-    data      BLOB NOT NULL,
-    PRIMARY KEY (res, series_id, min_t, gen)
-) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS blocks (
+    id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    res     INTEGER NOT NULL,
+    grp     INTEGER NOT NULL,
+    min_t   INTEGER NOT NULL,
+    max_t   INTEGER NOT NULL,
+    gen     INTEGER NOT NULL,
+    level   INTEGER NOT NULL,
+    n       INTEGER NOT NULL,
+    nseries INTEGER NOT NULL,
+    dir     BLOB NOT NULL,
+    data    BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS blocks_by_group ON blocks (res, grp, min_t);
 CREATE TABLE IF NOT EXISTS quarantine (
     res       INTEGER NOT NULL,
     series_id INTEGER NOT NULL,

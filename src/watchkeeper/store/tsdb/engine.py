@@ -7,11 +7,14 @@ Prometheus's TSDB design, in Python and numpy:
   ``append`` returns, the batch survives ``kill -9``.
 * A maintenance thread *cuts* the head when it spans more than
   ``chunk_range_ms`` or holds more than ``max_head_samples``: samples older
-  than the cut boundary become per-series raw chunks plus 1 min and 1 h
-  rollup chunks, committed together with the new boundary, and the WAL
-  records wholly before it are deleted. The same thread compacts the chunks
-  of one span into one and enforces retention per resolution, each step in
-  short transactions so that ingest is never blocked for long.
+  than the cut boundary become *block rows* (``blocks.py``: the raw chunks,
+  or the 1 min / 1 h rollups, of up to 1,024 series in one row, encoded in
+  whole-array numpy steps), committed together with the new boundary, and
+  the WAL records wholly before it are deleted. The same thread merges rows
+  four at a time per level (tiered, so each sample is rewritten only a few
+  times) and a span's rows into one once the head has left the span, and
+  enforces retention per resolution, each step in short transactions so
+  that ingest is never blocked for long.
 * Readers in another process (``readonly=True``) replay the WAL records newer
   than what they have seen, inside the same SQLite snapshot as the chunks
   they read, so they see exactly what the writer has acknowledged.
@@ -27,6 +30,7 @@ import contextlib
 import fcntl
 import json
 import logging
+import operator
 import os
 import sqlite3
 import threading
@@ -43,17 +47,22 @@ import numpy.typing as npt
 from watchkeeper.model import Labels, Matcher, Sample
 from watchkeeper.store.base import Series, SeriesData, Store, StoreStats
 from watchkeeper.store.tsdb import db as dbm
+from watchkeeper.store.tsdb.blocks import (
+    GROUP_BITS,
+    Block,
+    FrameReader,
+    decode_series,
+    parse_dir,
+)
 from watchkeeper.store.tsdb.chunks import (
+    FINAL_LEVEL,
     RAW,
     ROLLUP_RESOLUTIONS,
     SPAN_MS,
-    ChunkRow,
+    BlockRow,
     cut_rows,
-    decode_raw,
-    decode_rollup,
-    merge_raw_rows,
-    merge_rollup_rows,
-    series_rows,
+    decode_row,
+    merge_rows,
 )
 from watchkeeper.store.tsdb.codec import ChunkCorruptError, decimal_scale
 from watchkeeper.store.tsdb.head import Head, dedupe_series
@@ -77,6 +86,13 @@ DEFAULT_RETENTION_MS: dict[int, int] = {
     3_600_000: 730 * DAY_MS,
 }
 _RES_NAMES = {RAW: "raw", 60_000: "1m", 3_600_000: "1h"}
+_KEY = operator.itemgetter(0, 1)
+_TS = operator.itemgetter(2)
+_VALUE = operator.itemgetter(3)
+#: Rows of one span and level merged at a time by background compaction.
+_TIER = 4
+#: Parsed block directories kept by a store (they are small and immutable).
+_DIR_CACHE = 4096
 
 
 class StoreBusyError(RuntimeError):
@@ -152,6 +168,7 @@ class TSDBStore(Store):
         # Reader-side replay state.
         self._last_seq = 0
         self._series_epoch = 0
+        self._dirs: dict[int, Block] = {}
 
         if not readonly:
             self._take_writer_lock()
@@ -205,7 +222,7 @@ class TSDBStore(Store):
             self._lockfile = None
 
     def _max_gen(self) -> int:
-        row = self._rdb.execute("SELECT max(gen) FROM chunks").fetchone()
+        row = self._rdb.execute("SELECT max(gen) FROM blocks").fetchone()
         return int(row[0] or 0)
 
     def _refresh(self) -> None:
@@ -249,7 +266,7 @@ class TSDBStore(Store):
                 if not keep.all():
                     refs, ts, vals = refs[keep], ts[keep], vals[keep]
                 self.head.add(refs, ts, vals)
-            newest = db.execute("SELECT max(max_t) FROM chunks WHERE res = 0").fetchone()[0]
+            newest = db.execute("SELECT max(max_t) FROM blocks WHERE res = 0").fetchone()[0]
             for cand in (newest, self.head.max_t):
                 if cand is not None and (self._newest is None or cand > self._newest):
                     self._newest = int(cand)
@@ -279,26 +296,27 @@ class TSDBStore(Store):
     # -- writing -----------------------------------------------------------
     def append(self, samples: Sequence[Sample]) -> int:
         self._check_writable()
-        if not samples:
+        n = len(samples)
+        if not n:
             return 0
+        # Columns straight from the tuples: no per-sample Python frames, no zip(*samples).
         try:
-            names, labels, stamps, values = zip(*samples, strict=True)
-            ts = np.array(stamps, dtype=np.int64)
-            vals = np.array(values, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
+            ts = np.fromiter(map(_TS, samples), np.int64, n)
+            vals = np.fromiter(map(_VALUE, samples), np.float64, n)
+        except (TypeError, ValueError, IndexError, OverflowError) as exc:
             raise ValueError(
                 f"append: samples must be (name, labels, int ms, float): {exc}"
             ) from None
         with self._write_lock:
-            keys = list(zip(names, labels, strict=True))
-            found = list(map(self._ids.get, keys))
+            found = list(map(self._ids.get, map(_KEY, samples)))
             new: list[Series] = []
             if None in found:
                 for i, sid in enumerate(found):
                     if sid is None:
-                        sid = self._ids.get(keys[i])
+                        name, labels = _KEY(samples[i])
+                        sid = self._ids.get((name, labels))
                         if sid is None:
-                            sid = self._new_series(*keys[i], new)
+                            sid = self._new_series(name, labels, new)
                         found[i] = sid
             refs = np.array(found, dtype=np.int32)
             return self._append_locked(refs, ts, vals, new)
@@ -423,7 +441,7 @@ class TSDBStore(Store):
             gen = self._gen
             self._gen += 1
             try:
-                rows = cut_rows(frozen, gen, level=self.compression_level)
+                rows = cut_rows(frozen, gen, zlevel=self.compression_level)
                 with self._read_lock:  # readers see head or chunks, never both or neither
                     db = self._mdb
                     db.execute("BEGIN IMMEDIATE")
@@ -450,71 +468,113 @@ class TSDBStore(Store):
         return 0 if head_max is None else self.cut(head_max + 1)
 
     # -- compaction ----------------------------------------------------------
-    def compact(self, *, flush: bool = False, vacuum: bool = False) -> dict[str, int]:
-        """Merge the chunks of each series and span into one; optionally flush the head.
+    def compact(
+        self, *, flush: bool = False, vacuum: bool = False, full: bool = True
+    ) -> dict[str, int]:
+        """Merge block rows; optionally flush the head first.
 
-        Works in batches of series, each in its own short transaction, so that
-        ingest (which needs SQLite's write lock for its WAL records) keeps going.
+        ``full`` merges every span's rows into one (``watchkeeper store
+        compact``); otherwise (the maintenance thread) rows are merged four of
+        a level at a time, and a span's rows become one once the head has
+        moved past the span, so each sample is rewritten only a few times.
+        Works in short transactions, so that ingest keeps going.
         """
         self._check_writable()
         merged = written = 0
         with self._maint_lock:
             if flush:
                 self.flush()
-            groups: dict[tuple[int, int, int], list[ChunkRow]] = defaultdict(list)
-            params = (SPAN_MS[RAW], SPAN_MS[60_000], SPAN_MS[3_600_000])
-            candidates = self._mdb.execute(
-                "SELECT res, series_id,"
-                " min_t / (CASE res WHEN 0 THEN ? WHEN 60000 THEN ? ELSE ? END) AS span"
-                " FROM chunks GROUP BY res, series_id, span HAVING count(*) > 1",
-                params,
-            ).fetchall()
-            for start in range(0, len(candidates), 500):
-                batch = candidates[start : start + 500]
-                groups.clear()
-                for res, sid, span in batch:
-                    lo = int(span) * SPAN_MS[res]
-                    for row in self._mdb.execute(
-                        "SELECT res, series_id, min_t, gen, max_t, n, CAST(data AS BLOB)"
-                        " FROM chunks WHERE res = ? AND series_id = ? AND min_t >= ? AND min_t < ?",
-                        (res, sid, lo, lo + SPAN_MS[res]),
-                    ):
-                        groups[(res, sid, int(span))].append(ChunkRow(*row))
-                gen = self._gen
-                self._gen += 1
-                old: list[ChunkRow] = []
-                new: list[ChunkRow] = []
-                for (res, _sid, _span), rows in groups.items():
-                    try:
-                        if res == RAW:
-                            out = merge_raw_rows(rows, gen, self.compaction_level)
-                        else:
-                            out = merge_rollup_rows(rows, gen, self.compaction_level)
-                    except ChunkCorruptError as exc:
-                        log.error("%s: compaction skipped a damaged group: %s", self.path, exc)
-                        self.counters["compaction_damaged"] += 1
+            while True:  # tiers cascade: four level-0 rows make a level-1 row, and so on
+                meta = self._mdb.execute(
+                    "SELECT id, res, grp, min_t, gen, level FROM blocks ORDER BY gen, min_t"
+                ).fetchall()
+                spans: dict[tuple[int, int, int], list[tuple[int, int]]] = defaultdict(list)
+                for rid, res, grp, min_t, _gen, level in meta:
+                    spans[(int(res), int(grp), int(min_t) // SPAN_MS[int(res)])].append(
+                        (int(rid), int(level))
+                    )
+                jobs: list[tuple[int, list[int], int]] = []  # (res, row ids in write order, level)
+                for (res, _grp, span), rows in spans.items():
+                    if len(rows) == 1 and rows[0][1] == FINAL_LEVEL:
                         continue
-                    old.extend(rows)
-                    new.extend(out)
-                with self._read_lock:
-                    db = self._mdb
-                    db.execute("BEGIN IMMEDIATE")
-                    try:
-                        db.executemany(
-                            _DELETE_CHUNK,
-                            [r.key() for r in old],
-                        )
-                        _insert_rows(db, new)
-                        db.execute("COMMIT")
-                    except BaseException:
-                        db.execute("ROLLBACK")
-                        raise
-                merged += len(old)
-                written += len(new)
+                    closed = (span + 1) * SPAN_MS[res] <= self._min_valid
+                    if full or closed:
+                        # Also a lone cut row: the final form is framed for reads and packed harder.
+                        jobs.append((res, [r for r, _ in rows], FINAL_LEVEL))
+                        continue
+                    by_level: dict[int, list[int]] = defaultdict(list)
+                    for rid, level in rows:
+                        by_level[level].append(rid)
+                    for level, ids in by_level.items():
+                        if level != FINAL_LEVEL and len(ids) >= _TIER:
+                            jobs.append((res, ids, level + 1))
+                batch: list[tuple[int, list[int], int]] = []
+                size = 0
+                before = merged
+                for job in jobs:
+                    batch.append(job)
+                    size += len(job[1])
+                    if size >= 64:
+                        m, w = self._merge_jobs(batch)
+                        merged, written, batch, size = merged + m, written + w, [], 0
+                if batch:
+                    m, w = self._merge_jobs(batch)
+                    merged, written = merged + m, written + w
+                if full or merged == before:  # done, or only damaged rows left
+                    break
             if vacuum:
                 self.vacuum()
         self.counters["compactions"] += 1
         return {"chunks_merged": merged, "chunks_written": written}
+
+    def _merge_jobs(self, jobs: list[tuple[int, list[int], int]]) -> tuple[int, int]:
+        """Merge each job's rows into new rows, all in one transaction."""
+        gen = self._gen
+        self._gen += 1
+        old: list[int] = []
+        new: list[BlockRow] = []
+        for res, ids, level in jobs:
+            try:
+                decoded = [self._decode_row_id(self._mdb, rid) for rid in ids]
+            except ChunkCorruptError as exc:
+                log.error("%s: compaction skipped a damaged block: %s", self.path, exc)
+                self.counters["compaction_damaged"] += 1
+                continue
+            # Intermediate tiers are rewritten again soon: pack them fast, the final form hard.
+            zlevel = self.compaction_level if level == FINAL_LEVEL else self.compression_level
+            new.extend(merge_rows(res, decoded, gen, level, zlevel=zlevel))
+            old.extend(ids)
+        with self._read_lock:
+            db = self._mdb
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.executemany("DELETE FROM blocks WHERE id = ?", [(i,) for i in old])
+                _insert_rows(db, new)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return len(old), len(new)
+
+    def _block(self, db: sqlite3.Connection, rid: int, blob: bytes | None = None) -> Block:
+        """A row's parsed directory (cached: rows never change, ids are never reused)."""
+        blk = self._dirs.get(rid)
+        if blk is None:
+            if blob is None:
+                row = db.execute("SELECT dir FROM blocks WHERE id = ?", (rid,)).fetchone()
+                if row is None:
+                    raise ChunkCorruptError(f"block {rid} vanished")
+                blob = row[0]
+            blk = parse_dir(blob)
+            if len(self._dirs) >= _DIR_CACHE:
+                self._dirs.clear()
+            self._dirs[rid] = blk
+        return blk
+
+    def _decode_row_id(self, db: sqlite3.Connection, rid: int) -> tuple[I32, list[np.ndarray]]:
+        blk = self._block(db, rid)
+        with db.blobopen("blocks", "data", rid, readonly=True) as data:
+            return decode_row(blk, data)
 
     def vacuum(self) -> None:
         """Give free pages back to the file system and fold SQLite's WAL into the file."""
@@ -547,9 +607,8 @@ class TSDBStore(Store):
                         db.execute("BEGIN IMMEDIATE")
                         try:
                             cur = db.execute(
-                                "DELETE FROM chunks WHERE (res, series_id, min_t, gen) IN"
-                                " (SELECT res, series_id, min_t, gen FROM chunks"
-                                "  WHERE res = ? AND max_t < ? LIMIT 2000)",
+                                "DELETE FROM blocks WHERE id IN"
+                                " (SELECT id FROM blocks WHERE res = ? AND max_t < ? LIMIT 2000)",
                                 (res, cutoff),
                             )
                             db.execute("COMMIT")
@@ -565,15 +624,19 @@ class TSDBStore(Store):
 
     def _gc_series(self) -> int:
         """Forget series with no data at any resolution, so ``select`` stays honest."""
-        rows = self._mdb.execute(
-            "SELECT id FROM series WHERE NOT EXISTS"
-            " (SELECT 1 FROM chunks WHERE res IN (0, 60000, 3600000) AND series_id = series.id)"
-        ).fetchall()
-        if not rows:
+        live: set[int] = set()
+        for rid, blob in self._mdb.execute("SELECT id, dir FROM blocks"):
+            try:
+                live.update(self._block(self._mdb, int(rid), blob).sids.tolist())
+            except ChunkCorruptError:
+                return 0  # cannot tell what a damaged block holds: keep every series
+        rows = self._mdb.execute("SELECT id FROM series").fetchall()
+        candidates = [int(r[0]) for r in rows if int(r[0]) not in live]
+        if not candidates:
             return 0
         with self._read_lock, self._write_lock:
-            live = set(self.head.refs().tolist())
-            gone = [int(r[0]) for r in rows if int(r[0]) not in live]
+            head_live = set(self.head.refs().tolist())
+            gone = [i for i in candidates if i not in head_live]
             if not gone:
                 return 0
             db = self._mdb
@@ -599,47 +662,32 @@ class TSDBStore(Store):
         deleted = 0
         with self._maint_lock:
             db = self._mdb
-            rows = [
-                ChunkRow(*r)
-                for r in db.execute(
-                    "SELECT res, series_id, min_t, gen, max_t, n, CAST(data AS BLOB) FROM chunks"
-                    " WHERE res = 0 AND min_t < ?",
-                    (ts_ms,),
-                )
-            ]
+            rows = db.execute(
+                "SELECT id, max_t, n FROM blocks WHERE res = 0 AND min_t < ?", (ts_ms,)
+            ).fetchall()
             gen = self._gen
             self._gen += 1
-            replace: list[ChunkRow] = []
-            for row in rows:
-                if row.max_t < ts_ms:
-                    deleted += row.n
+            old: list[int] = []
+            replace: list[BlockRow] = []
+            for rid, max_t, n in rows:
+                if max_t < ts_ms:
+                    deleted += int(n)
+                    old.append(int(rid))
                     continue
                 try:
-                    ts, vals = decode_raw(row.data)
+                    decoded = self._decode_row_id(db, int(rid))
                 except ChunkCorruptError:
                     continue  # left for `check` to quarantine
-                keep = ts >= ts_ms
-                deleted += int((~keep).sum())
-                if not keep.any():
-                    continue
-                replace.extend(
-                    series_rows(
-                        row.series_id,
-                        ts[keep],
-                        vals[keep],
-                        gen,
-                        level=self.compaction_level,
-                        rollups=False,
-                    )
+                new = merge_rows(
+                    RAW, [decoded], gen, FINAL_LEVEL, zlevel=self.compaction_level, keep_from=ts_ms
                 )
+                deleted += int(n) - sum(r.n for r in new)
+                old.append(int(rid))
+                replace.extend(new)
             with self._read_lock, self._write_lock:
                 db.execute("BEGIN IMMEDIATE")
                 try:
-                    # Every chunk starting before ts_ms goes; the straddling ones come back trimmed.
-                    db.executemany(
-                        _DELETE_CHUNK,
-                        [r.key() for r in rows],
-                    )
+                    db.executemany("DELETE FROM blocks WHERE id = ?", [(i,) for i in old])
                     _insert_rows(db, replace)
                     self._deleted_before = max(self._deleted_before, ts_ms)
                     dbm.set_meta(db, "deleted_before", self._deleted_before)
@@ -669,7 +717,7 @@ class TSDBStore(Store):
             due = self._needs_cut()
         if due:
             self.cut()
-            self.compact()
+            self.compact(full=False)
         if time.monotonic() - self._last_retention > 300:
             self._last_retention = time.monotonic()
             self.enforce_retention()
@@ -719,41 +767,75 @@ class TSDBStore(Store):
                 out.append(SeriesData(series, r.t, r.last))
             return out
         with self._snapshot() as db:
-            for series in self.index.select(matchers):
-                ts, vals = self._read_raw(db, series.id, start_ms, end_ms)
-                if ts.size:
-                    out.append(SeriesData(series, ts, vals))
+            found = self.index.select(matchers)
+            stored = self._stored(db, RAW, found, start_ms, end_ms)
+            for series in found:
+                with self._write_lock:
+                    head_part = self.head.read(series.id, start_ms, end_ms)
+                parts: list[tuple[I64, F64]] = []
+                for ts, vals in stored.get(series.id, ()):
+                    if ts[0] < start_ms or ts[-1] > end_ms:
+                        lo = int(np.searchsorted(ts, start_ms, "left"))
+                        hi = int(np.searchsorted(ts, end_ms, "right"))
+                        ts, vals = ts[lo:hi], vals[lo:hi]
+                    if ts.size:
+                        parts.append((ts, vals))
+                if head_part[0].size:
+                    parts.append(head_part)
+                if not parts:
+                    continue
+                if len(parts) == 1:
+                    ts, vals = parts[0]
+                else:
+                    ts, vals = dedupe_series(
+                        np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+                    )
+                out.append(SeriesData(series, ts, vals))
         return out
 
-    def _read_raw(self, db: sqlite3.Connection, sid: int, start: int, end: int) -> tuple[I64, F64]:
-        with self._write_lock:
-            head_part = self.head.read(sid, start, end)
-        span = SPAN_MS[RAW]
-        parts: list[tuple[I64, F64]] = []
-        for min_t, gen, data in db.execute(
-            "SELECT min_t, gen, CAST(data AS BLOB) FROM chunks WHERE res = 0 AND series_id = ?"
-            " AND min_t >= ? AND min_t <= ? AND max_t >= ? ORDER BY gen",
-            (sid, start - start % span, end, start),
-        ):
-            try:
-                ts, vals = decode_raw(data)
-            except ChunkCorruptError as exc:
-                self._damaged(RAW, sid, min_t, gen, exc)
-                continue
-            if ts[0] < start or ts[-1] > end:
-                lo = int(np.searchsorted(ts, start, "left"))
-                hi = int(np.searchsorted(ts, end, "right"))
-                ts, vals = ts[lo:hi], vals[lo:hi]
-            parts.append((ts, vals))
-        if head_part[0].size:
-            parts.append(head_part)
-        if not parts:
-            return np.zeros(0, np.int64), np.zeros(0, np.float64)
-        if len(parts) == 1:
-            return parts[0]
-        ts = np.concatenate([p[0] for p in parts])
-        vals = np.concatenate([p[1] for p in parts])
-        return dedupe_series(ts, vals)
+    def _stored(
+        self, db: sqlite3.Connection, res: int, series: list[Series], start: int, end: int
+    ) -> dict[int, list[list[np.ndarray]]]:
+        """Each series' columns from the block rows of ``res`` overlapping the range, oldest
+        write first. Rows hold only samples older than the head boundary, so a window
+        inside the head (a rule's 5 min lookback) costs no query at all."""
+        out: dict[int, list[list[np.ndarray]]] = defaultdict(list)
+        if not series or start >= self._min_valid:
+            return out
+        span = SPAN_MS[res]
+        lo = start - start % span
+        by_grp: dict[int, list[int]] = defaultdict(list)
+        for s in series:
+            by_grp[s.id >> GROUP_BITS].append(s.id)
+        with contextlib.ExitStack() as stack:
+            for grp, members in by_grp.items():
+                for rid, gen, min_t in db.execute(
+                    "SELECT id, gen, min_t FROM blocks WHERE res = ? AND grp = ?"
+                    " AND min_t >= ? AND min_t <= ? AND max_t >= ? ORDER BY gen, min_t",
+                    (res, grp, lo, end, start),
+                ):
+                    try:
+                        blk = self._block(db, rid)
+                    except ChunkCorruptError as exc:
+                        self._damaged(res, -1, min_t, gen, exc)
+                        continue
+                    hits = [(sid, blk.find(sid)) for sid in members]
+                    hits = [(sid, i) for sid, i in hits if i >= 0]
+                    if not hits:
+                        continue
+                    data = stack.enter_context(db.blobopen("blocks", "data", rid, readonly=True))
+                    reader = FrameReader(blk, data)
+                    try:
+                        cols = decode_series(reader, np.array([i for _, i in hits], np.int64))
+                        for (sid, _), c in zip(hits, cols, strict=True):
+                            out[sid].append(c)
+                    except ChunkCorruptError:
+                        for sid, i in hits:  # damage stays confined to the series it hit
+                            try:
+                                out[sid].append(decode_series(reader, np.array([i], np.int64))[0])
+                            except ChunkCorruptError as exc:
+                                self._damaged(res, sid, min_t, gen, exc)
+        return out
 
     def read_rollup(
         self, matchers: Sequence[Matcher], start_ms: int, end_ms: int, res_ms: int
@@ -767,23 +849,14 @@ class TSDBStore(Store):
         if res_ms not in ROLLUP_RESOLUTIONS:
             raise ValueError(f"no rollups at {res_ms} ms (have {ROLLUP_RESOLUTIONS})")
         start = start_ms - start_ms % res_ms
-        span = SPAN_MS[res_ms]
         out: list[tuple[Series, Rollup]] = []
         with self._snapshot() as db:
-            for series in self.index.select(matchers):
+            found = self.index.select(matchers)
+            stored = self._stored(db, res_ms, found, start, end_ms)
+            for series in found:
                 with self._write_lock:
                     hts, hvals = self.head.read(series.id, start, end_ms)
-                parts: list[Rollup] = []
-                for min_t, gen, data in db.execute(
-                    "SELECT min_t, gen, CAST(data AS BLOB) FROM chunks"
-                    " WHERE res = ? AND series_id = ?"
-                    " AND min_t >= ? AND min_t <= ? AND max_t >= ? ORDER BY gen",
-                    (res_ms, series.id, start - start % span, end_ms, start),
-                ):
-                    try:
-                        parts.append(decode_rollup(data))
-                    except ChunkCorruptError as exc:
-                        self._damaged(res_ms, series.id, min_t, gen, exc)
+                parts = [Rollup.from_columns(c) for c in stored.get(series.id, ())]
                 if hts.size:
                     parts.append(compute_rollup(hts, hvals, res_ms, decimal_scale(hvals)))
                 r = merge_rollups(parts).slice(start, end_ms)
@@ -816,66 +889,132 @@ class TSDBStore(Store):
         if quarantine:
             self._check_writable()
         damaged: list[dict[str, object]] = []
-        bad_keys: list[tuple[int, int, int, int, str]] = []
+        bad_rows: dict[int, set[int]] = defaultdict(set)  # row id -> damaged series indexes
+        whole_bad: dict[int, str] = {}
+        reasons: dict[tuple[int, int], str] = {}
         chunks = wal_records = wal_damaged = 0
         with self._maint_lock, self._snapshot() as db:
-            for res, sid, min_t, gen, data in db.execute(
-                "SELECT res, series_id, min_t, gen, CAST(data AS BLOB) FROM chunks"
-            ):
-                chunks += 1
+            for rid, res, min_t, gen, dir_blob in db.execute(
+                "SELECT id, res, min_t, gen, dir FROM blocks"
+            ).fetchall():
                 try:
-                    if res == RAW:
-                        decode_raw(data)
-                    else:
-                        decode_rollup(data)
+                    blk = parse_dir(dir_blob)
                 except ChunkCorruptError as exc:
+                    chunks += 1
                     damaged.append(
                         {
                             "res": res,
-                            "series_id": sid,
+                            "series_id": None,
                             "min_t": min_t,
                             "gen": gen,
                             "error": str(exc),
                         }
                     )
-                    bad_keys.append((res, sid, min_t, gen, str(exc)))
+                    whole_bad[int(rid)] = str(exc)
+                    continue
+                chunks += int(blk.sids.size)
+                with db.blobopen("blocks", "data", rid, readonly=True) as data:
+                    reader = FrameReader(blk, data)
+                    everything = np.arange(blk.sids.size, dtype=np.int64)
+                    try:
+                        decode_series(reader, everything)
+                        continue
+                    except ChunkCorruptError:
+                        pass
+                    for i in everything.tolist():
+                        try:
+                            decode_series(FrameReader(blk, data), np.array([i], np.int64))
+                        except ChunkCorruptError as exc:
+                            sid = int(blk.sids[i])
+                            damaged.append(
+                                {
+                                    "res": res,
+                                    "series_id": sid,
+                                    "min_t": min_t,
+                                    "gen": gen,
+                                    "error": str(exc),
+                                }
+                            )
+                            bad_rows[int(rid)].add(i)
+                            reasons[(int(rid), i)] = str(exc)
             for (data,) in db.execute("SELECT CAST(data AS BLOB) FROM wal"):
                 wal_records += 1
                 try:
                     decode_record(data)
                 except WalCorruptError:
                     wal_damaged += 1
-        if quarantine and bad_keys:
-            now = int(time.time() * 1000)
-            with self._maint_lock, self._read_lock:
-                db = self._mdb
-                db.execute("BEGIN IMMEDIATE")
-                try:
-                    for res, sid, min_t, gen, reason in bad_keys:
-                        key = (res, sid, min_t, gen)
+        if quarantine and (bad_rows or whole_bad):
+            self._quarantine(bad_rows, whole_bad, reasons)
+        return CheckReport(
+            chunks, damaged, wal_records, wal_damaged, quarantine and bool(bad_rows or whole_bad)
+        )
+
+    def _quarantine(
+        self,
+        bad_rows: dict[int, set[int]],
+        whole_bad: dict[int, str],
+        reasons: dict[tuple[int, int], str],
+    ) -> None:
+        """Move damaged series (or whole rows with a damaged directory) to ``quarantine``;
+        the row's other series are rewritten into a new row and keep serving."""
+        now = int(time.time() * 1000)
+        gen = self._gen
+        self._gen += 1
+        with self._maint_lock, self._read_lock:
+            db = self._mdb
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for rid, reason in whole_bad.items():
+                    db.execute(
+                        "INSERT INTO quarantine SELECT res, -1, min_t, gen, max_t, n, data, ?, ?"
+                        " FROM blocks WHERE id = ?",
+                        (reason, now, rid),
+                    )
+                    db.execute("DELETE FROM blocks WHERE id = ?", (rid,))
+                for rid, bad in bad_rows.items():
+                    res, min_t, max_t, row_gen, level, dir_blob = db.execute(
+                        "SELECT res, min_t, max_t, gen, level, dir FROM blocks WHERE id = ?", (rid,)
+                    ).fetchone()
+                    blk = parse_dir(dir_blob)
+                    with db.blobopen("blocks", "data", rid, readonly=True) as data:
+                        raw = bytes(data[:])
+                    for i in sorted(bad):
                         db.execute(
-                            "INSERT INTO quarantine"
-                            " SELECT res, series_id, min_t, gen, max_t, n, data, ?, ?"
-                            " FROM chunks"
-                            " WHERE res = ? AND series_id = ? AND min_t = ? AND gen = ?",
-                            (reason, now, *key),
+                            "INSERT INTO quarantine VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            (
+                                res,
+                                int(blk.sids[i]),
+                                min_t,
+                                row_gen,
+                                max_t,
+                                int(blk.entry_n[i + blk.n_ts]),
+                                raw,
+                                reasons[(rid, i)],
+                                now,
+                            ),
                         )
-                        db.execute(
-                            _DELETE_CHUNK,
-                            key,
+                    good = np.array([i for i in range(blk.sids.size) if i not in bad], np.int64)
+                    new: list[BlockRow] = []
+                    if good.size:
+                        cols = decode_series(FrameReader(blk, raw), good)
+                        refs = np.repeat(blk.sids[good], [len(c[0]) for c in cols]).astype(np.int32)
+                        joined = [np.concatenate([c[k] for c in cols]) for k in range(len(cols[0]))]
+                        new = merge_rows(
+                            res, [(refs, joined)], gen, level, zlevel=self.compaction_level
                         )
-                    db.execute("COMMIT")
-                except BaseException:
-                    db.execute("ROLLBACK")
-                    raise
-        return CheckReport(chunks, damaged, wal_records, wal_damaged, quarantine and bool(bad_keys))
+                    db.execute("DELETE FROM blocks WHERE id = ?", (rid,))
+                    _insert_rows(db, new)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
 
     # -- stats ---------------------------------------------------------------------------
     def stats(self) -> StoreStats:
         with self._snapshot() as db:
             per_res = db.execute(
-                "SELECT res, count(*), sum(n), sum(length(data)), min(min_t), max(max_t)"
-                " FROM chunks GROUP BY res"
+                "SELECT res, sum(nseries), sum(n), sum(length(data) + length(dir)),"
+                " min(min_t), max(max_t), count(*) FROM blocks GROUP BY res"
             ).fetchall()
             wal_records, wal_bytes = db.execute(
                 "SELECT count(*), sum(length(data)) FROM wal"
@@ -902,6 +1041,7 @@ class TSDBStore(Store):
             row = by_res.get(res)
             resolutions[_RES_NAMES[res]] = {
                 "chunks": int(row[1]) if row else 0,
+                "blocks": int(row[6]) if row else 0,
                 "points": int(row[2]) if row else 0,
                 "chunk_bytes": int(row[3]) if row else 0,
                 "oldest_ms": int(row[4]) if row else None,
@@ -921,6 +1061,7 @@ class TSDBStore(Store):
                 "engine": "tsdb",
                 "resolutions": resolutions,
                 "chunks": sum(int(r[1]) for r in per_res),
+                "blocks": sum(int(r[6]) for r in per_res),
                 "chunk_bytes": chunk_bytes,
                 "raw_chunk_bytes_per_sample": (int(raw[3]) / raw_samples)
                 if raw and raw_samples
@@ -958,14 +1099,11 @@ class TSDBStore(Store):
             self._release_writer_lock()
 
 
-_DELETE_CHUNK = "DELETE FROM chunks WHERE res = ? AND series_id = ? AND min_t = ? AND gen = ?"
-
-
-def _insert_rows(db: sqlite3.Connection, rows: Sequence[ChunkRow]) -> None:
+def _insert_rows(db: sqlite3.Connection, rows: Sequence[BlockRow]) -> None:
     db.executemany(
-        "INSERT OR REPLACE INTO chunks (res, series_id, min_t, gen, max_t, n, data)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [(r.res, r.series_id, r.min_t, r.gen, r.max_t, r.n, r.data) for r in rows],
+        "INSERT INTO blocks (res, grp, min_t, max_t, gen, level, n, nseries, dir, data)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [r.params() for r in rows],
     )
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Head", "Run", "dedupe_series", "sort_run"]
+__all__ = ["Head", "Run", "dedupe_series", "sort_order", "sort_run"]
 
 I32 = npt.NDArray[np.int32]
 I64 = npt.NDArray[np.int64]
@@ -40,8 +40,10 @@ class Run:
         return int(self.ts.shape[0])
 
     def series(self, ref: int, start_ms: int, end_ms: int) -> tuple[I64, F64]:
-        lo = int(np.searchsorted(self.refs, ref, "left"))
-        hi = int(np.searchsorted(self.refs, ref, "right"))
+        # A Python int would make numpy cast the whole int32 array per call.
+        key = self.refs.dtype.type(ref)
+        lo = int(np.searchsorted(self.refs, key, "left"))
+        hi = int(np.searchsorted(self.refs, key, "right"))
         if lo == hi:
             return self.ts[:0], self.vals[:0]
         ts = self.ts[lo:hi]
@@ -65,8 +67,19 @@ class Run:
 
 
 def sort_run(refs: I32, ts: I64, vals: F64) -> Run:
-    order = np.lexsort((ts, refs))  # stable: arrival order survives among equal keys
+    order = sort_order(refs, ts)
     return Run(refs[order], ts[order], vals[order])
+
+
+def sort_order(refs: I32, ts: I64) -> npt.NDArray[np.intp]:
+    """Stable order by (ref, ts): arrival order survives among equal keys."""
+    if ts.size:
+        lo, hi = int(ts.min()), int(ts.max())
+        if hi - lo < 2**40 and int(refs.min()) >= 0 and int(refs.max()) < 2**23:
+            # One int64 key sorts ~4x faster than lexsort's two passes.
+            key = (refs.astype(np.int64) << 40) | (ts - lo)
+            return np.argsort(key, kind="stable")
+    return np.lexsort((ts, refs))
 
 
 def _concat(runs: list[Run]) -> Run:
