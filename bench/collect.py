@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -116,6 +117,12 @@ def glances_command() -> list[str] | None:
     return [str(exe)]
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def cpu_seconds(proc: psutil.Process) -> float:
     t = proc.cpu_times()
     return t.user + t.system + t.children_user + t.children_system
@@ -123,19 +130,31 @@ def cpu_seconds(proc: psutil.Process) -> float:
 
 def measure_processes(window: float, warmup: float) -> dict[str, float | str | None]:
     tmp = Path(tempfile.mkdtemp(prefix="wk-bench-"))
-    config = tmp / "watchkeeper.yml"
-    config.write_text(f"storage: {{path: {tmp / 'wk.db'}}}\n")
-    env = {**os.environ, "WATCHKEEPER_DATA_DIR": str(tmp)}
-    wk_cmd = [sys.executable, "-m", "watchkeeper", "run", "--config", str(config),
-              "--interval", "1"]  # fmt: skip
+    # Two watchkeeper profiles side by side: the default product (collectors,
+    # store, rules, notifier and the web dashboard on a free port) and the
+    # agent without the web server, which is what Glances -q compares with.
+    profiles = {
+        "watchkeeper": f"web: {{port: {free_port()}}}\n",
+        "agent": "web: {enabled: false}\n",
+    }
     glances = glances_command()
     procs: dict[str, subprocess.Popen[bytes]] = {}
-    logs = {name: (tmp / f"{name}.log").open("wb") for name in ("watchkeeper", "glances")}
+    logs = {name: (tmp / f"{name}.log").open("wb") for name in (*profiles, "glances")}
     try:
-        say(f"starting: {' '.join(wk_cmd)}")
-        procs["watchkeeper"] = subprocess.Popen(
-            wk_cmd, env=env, stdout=logs["watchkeeper"], stderr=subprocess.STDOUT
-        )
+        for name, extra in profiles.items():
+            data = tmp / name
+            data.mkdir()
+            config = data / "watchkeeper.yml"
+            config.write_text(f"storage: {{path: {data / 'wk.db'}}}\n{extra}")
+            wk_cmd = [sys.executable, "-m", "watchkeeper", "run", "--config", str(config),
+                      "--interval", "1"]  # fmt: skip
+            say(f"starting {name}: {' '.join(wk_cmd)}")
+            procs[name] = subprocess.Popen(
+                wk_cmd,
+                env={**os.environ, "WATCHKEEPER_DATA_DIR": str(data)},
+                stdout=logs[name],
+                stderr=subprocess.STDOUT,
+            )
         if glances is not None:
             g_cmd = [*glances, "-q", "-t", "1", "--export", "csv",
                      "--export-csv-file", str(tmp / "glances.csv")]  # fmt: skip
