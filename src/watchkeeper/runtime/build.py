@@ -74,5 +74,5 @@ def build_runner(config: Config, *, interval: float | None = None) -> Runner:
     if config.web.enabled:
         from watchkeeper.web.wiring import build_web_service
 
-        runner.services.append(build_web_service(config, runner, board=board))
+        runner.services.append(build_web_service(config, runner, board=board, notifier=notifier))
     return runner

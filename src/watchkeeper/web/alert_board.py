@@ -9,7 +9,6 @@ about every alert that appeared, changed state or went away.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import time
 from collections import deque
@@ -23,14 +22,14 @@ AlertState = Literal["pending", "firing"]
 
 
 def fingerprint(labels: Mapping[str, str]) -> str:
-    """A stable id of an alert: a hash of its sorted labels (like Alertmanager's)."""
-    h = hashlib.sha256()
-    for k, v in sorted(labels.items()):
-        h.update(k.encode())
-        h.update(b"\xff")
-        h.update(v.encode())
-        h.update(b"\xff")
-    return h.hexdigest()[:16]
+    """An alert's id: Alertmanager's fingerprint, the same the notifier and alerts.db use.
+
+    One id for one alert everywhere (board, alerts.db, the CLI, Alertmanager),
+    so the dashboard can join the rule engine's view with the alert lifecycle.
+    """
+    from watchkeeper.alerts.model import fingerprint as am_fingerprint
+
+    return am_fingerprint(labels)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,10 +1,9 @@
 """watchkeeper's own API, ``/api/wk/v1``: what the dashboard and scripts use.
 
 Versioned, described by OpenAPI (``/api/openapi.json``, browsable at
-``/api/docs``). Reading needs ``viewer``; acknowledging alerts ``operator``;
-users, tokens and the audit log ``admin``. Every state change is audited.
-Features whose backing part has not landed (silences, maintenance windows,
-notifications) answer 501 with the reason, never a 500.
+``/api/docs``). Reading needs ``viewer``; users, tokens and the audit log
+``admin``. Every state change is audited. The alert lifecycle (alerts,
+silences, maintenance, notifications, receivers) is in alerts_api.py.
 """
 
 import platform
@@ -12,13 +11,12 @@ import re
 import time
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from watchkeeper._version import __version__
 from watchkeeper.model import NAME_LABEL, Matcher, MatchOp
-from watchkeeper.web.alert_board import AlertView
 from watchkeeper.web.auth import Principal
 from watchkeeper.web.authdb import AuthError, Role
 from watchkeeper.web.context import NotAvailable, WebContext
@@ -26,7 +24,6 @@ from watchkeeper.web.panels import PANELS
 
 __all__ = ["api_router", "panel_states", "present_metrics"]
 
-_FP = Annotated[str, Path(pattern=r"^[0-9a-f]{16}$", description="Alert fingerprint")]
 _USERNAME = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[\w.@-]+$")]
 
 
@@ -34,37 +31,6 @@ class Me(BaseModel):
     username: str
     role: Role
     via: str
-
-
-class AckOut(BaseModel):
-    by: str
-    at: float
-    comment: str
-
-
-class AlertOut(BaseModel):
-    fingerprint: str
-    name: str
-    state: Literal["pending", "firing"]
-    labels: dict[str, str]
-    annotations: dict[str, str]
-    active_at: float
-    value: float | None
-    group: str
-    acknowledged: AckOut | None = None
-
-
-class AckIn(BaseModel):
-    comment: str = Field("", max_length=1000)
-
-
-class ChangeOut(BaseModel):
-    fingerprint: str
-    name: str
-    old: str | None
-    new: str | None
-    at: float
-    labels: dict[str, str]
 
 
 class RuleOut(BaseModel):
@@ -162,19 +128,12 @@ class Unavailable(BaseModel):
     detail: str
 
 
-_NOT_YET: dict[int | str, dict[str, Any]] = {
-    501: {"model": Unavailable, "description": "The backing feature is not available yet"}
-}
-_COMMON: dict[int | str, dict[str, Any]] = {
+COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": Unavailable, "description": "Malformed request body"},
     401: {"model": Unavailable, "description": "No or invalid credentials"},
     403: {"model": Unavailable, "description": "Role too low, or CSRF token missing"},
     413: {"model": Unavailable, "description": "Request body too large"},
 }
-_NOTIFY_MISSING = (
-    "{what} need the notification service (issue: alert notifications), "
-    "which this build does not include yet"
-)
 
 
 def present_metrics(ctx: WebContext) -> set[str]:
@@ -201,129 +160,15 @@ def panel_states(ctx: WebContext) -> dict[str, str]:
     return out
 
 
-def _alert_out(a: AlertView, ctx: WebContext, acks: dict[str, Any]) -> AlertOut:
-    ack = acks.get(a.fingerprint)
-    return AlertOut(
-        fingerprint=a.fingerprint,
-        name=a.name,
-        state=a.state,
-        labels=dict(a.labels),
-        annotations=dict(a.annotations),
-        active_at=a.active_at,
-        value=a.value if a.value == a.value and abs(a.value) != float("inf") else None,
-        group=a.group,
-        acknowledged=AckOut(by=ack.actor, at=ack.at, comment=ack.comment) if ack else None,
-    )
-
-
 def api_router(ctx: WebContext) -> APIRouter:
     auth = ctx.auth
-    router = APIRouter(prefix="/api/wk/v1", tags=["watchkeeper"], responses=_COMMON)
+    router = APIRouter(prefix="/api/wk/v1", tags=["watchkeeper"], responses=COMMON_RESPONSES)
     Viewer = Annotated[Principal, Depends(auth.require(Role.VIEWER))]
-    Operator = Annotated[Principal, Depends(auth.require(Role.OPERATOR))]
     Admin = Annotated[Principal, Depends(auth.require(Role.ADMIN))]
 
     @router.get("/me", response_model=Me)
     async def me(who: Viewer) -> Me:
         return Me(username=who.name, role=who.role, via=who.via)
-
-    # -- alerts --------------------------------------------------------------
-
-    @router.get("/alerts", response_model=list[AlertOut])
-    async def alerts(_: Viewer) -> list[AlertOut]:
-        acks = ctx.auth.db.acks()
-        return [_alert_out(a, ctx, acks) for a in ctx.board.alerts()]
-
-    @router.get("/alerts/history", response_model=list[ChangeOut])
-    async def history(
-        _: Viewer, limit: Annotated[int, Query(ge=1, le=1000)] = 100
-    ) -> list[ChangeOut]:
-        changes = list(ctx.board.history)[-limit:][::-1]
-        return [
-            ChangeOut(
-                fingerprint=c.fingerprint,
-                name=c.name,
-                old=c.old,
-                new=c.new,
-                at=c.at,
-                labels=dict(c.labels),
-            )
-            for c in changes
-        ]
-
-    @router.get(
-        "/alerts/{fingerprint}", response_model=AlertOut, responses={404: {"model": Unavailable}}
-    )
-    async def alert(fingerprint: _FP, _: Viewer) -> AlertOut:
-        found = ctx.board.alert(fingerprint)
-        if found is None:
-            raise HTTPException(404, f"no active alert {fingerprint}")
-        return _alert_out(found, ctx, ctx.auth.db.acks())
-
-    @router.post(
-        "/alerts/{fingerprint}/ack",
-        response_model=AlertOut,
-        responses={404: {"model": Unavailable}},
-    )
-    async def acknowledge(
-        fingerprint: _FP,
-        request: Request,
-        who: Operator,
-        body: Annotated[AckIn | None, Body()] = None,
-    ) -> AlertOut:
-        found = ctx.board.alert(fingerprint)
-        if found is None:
-            raise HTTPException(404, f"no active alert {fingerprint}")
-        comment = body.comment if body else ""
-        ctx.auth.db.acknowledge(fingerprint, who.name, comment)
-        auth.audit(
-            request,
-            who,
-            "alert.acknowledge",
-            fingerprint,
-            {"alertname": found.name, "comment": comment},
-        )
-        ctx.hub.notify("alerts", {"changes": [], "ack": fingerprint})
-        return _alert_out(found, ctx, ctx.auth.db.acks())
-
-    @router.delete(
-        "/alerts/{fingerprint}/ack", status_code=204, responses={404: {"model": Unavailable}}
-    )
-    async def unacknowledge(fingerprint: _FP, request: Request, who: Operator) -> None:
-        if not ctx.auth.db.unacknowledge(fingerprint):
-            raise HTTPException(404, f"alert {fingerprint} is not acknowledged")
-        auth.audit(request, who, "alert.unacknowledge", fingerprint)
-        ctx.hub.notify("alerts", {"changes": [], "ack": fingerprint})
-
-    @router.post("/alerts/{fingerprint}/resolve", responses=_NOT_YET, tags=["not available yet"])
-    async def resolve(fingerprint: _FP, who: Operator) -> None:
-        raise NotAvailable(_NOTIFY_MISSING.format(what="Manual resolution"))
-
-    # -- silences, maintenance, notifications (backed by the notify room) ----
-
-    @router.get("/silences", responses=_NOT_YET, tags=["not available yet"])
-    async def silences(_: Viewer) -> None:
-        raise NotAvailable(_NOTIFY_MISSING.format(what="Silences"))
-
-    @router.post("/silences", responses=_NOT_YET, tags=["not available yet"])
-    async def create_silence(_: Operator) -> None:
-        raise NotAvailable(_NOTIFY_MISSING.format(what="Silences"))
-
-    @router.delete("/silences/{silence_id}", responses=_NOT_YET, tags=["not available yet"])
-    async def expire_silence(silence_id: Annotated[str, Path(max_length=64)], _: Operator) -> None:
-        raise NotAvailable(_NOTIFY_MISSING.format(what="Silences"))
-
-    @router.get("/maintenance", responses=_NOT_YET, tags=["not available yet"])
-    async def maintenance(_: Viewer) -> None:
-        raise NotAvailable(_NOTIFY_MISSING.format(what="Maintenance windows"))
-
-    @router.get("/notifications", responses=_NOT_YET, tags=["not available yet"])
-    async def notifications(_: Viewer) -> None:
-        raise NotAvailable(_NOTIFY_MISSING.format(what="Notification history and outbox"))
-
-    @router.post("/receivers/{name}/test", responses=_NOT_YET, tags=["not available yet"])
-    async def receiver_test(name: Annotated[str, Path(max_length=100)], _: Admin) -> None:
-        raise NotAvailable(_NOTIFY_MISSING.format(what="Receivers"))
 
     # -- rules, health, overview, system -------------------------------------
 
@@ -354,7 +199,7 @@ def api_router(ctx: WebContext) -> APIRouter:
                 )
         return out
 
-    @router.get("/health", responses=_NOT_YET)
+    @router.get("/health", responses={501: {"model": Unavailable}})
     async def health(_: Viewer) -> dict[str, Any]:
         if ctx.health is None:
             raise NotAvailable("no health checks are configured (health: in watchkeeper.yml)")

@@ -10,12 +10,13 @@ the browser; never a traceback.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -28,6 +29,7 @@ from watchkeeper.config.web import WebConfig
 from watchkeeper.model import MetricMeta
 from watchkeeper.store.base import Store
 from watchkeeper.web.alert_board import AlertBoard
+from watchkeeper.web.alerts_api import alertmanager_router, alerts_router
 from watchkeeper.web.api import api_router
 from watchkeeper.web.auth import CsrfError, Forbidden, LoginRequired, WebAuth
 from watchkeeper.web.authdb import AuthDB, Role
@@ -38,7 +40,15 @@ from watchkeeper.web.metrics import SelfMetrics, metrics_router
 from watchkeeper.web.prom_api import prom_router
 from watchkeeper.web.prom_format import ApiError, error_response
 
-__all__ = ["SECURITY_HEADERS", "connect_writer", "create_app"]
+if TYPE_CHECKING:
+    from watchkeeper.alerts.service import AlertService
+    from watchkeeper.notify.notifier import Notifier
+
+__all__ = ["SECURITY_HEADERS", "connect_writer", "create_app", "watch_alerts_db"]
+
+#: How often the web looks whether another connection (the notifier, the CLI)
+#: changed alerts.db, to push an ``alerts`` event to open pages.
+ALERTS_DB_WATCH_S = 0.5
 
 log = logging.getLogger("watchkeeper.web")
 
@@ -170,8 +180,15 @@ def create_app(
     health: Any = None,
     stats: Any = None,
     rules_enabled: bool = False,
+    alerts: AlertService | None = None,
+    notifier: Notifier | None = None,
 ) -> FastAPI:
-    """The whole web application over ``store`` (and optional parts)."""
+    """The whole web application over ``store`` (and optional parts).
+
+    ``alerts`` (an ``AlertService`` on its own connection to alerts.db) backs
+    acknowledgements, silences and notification history; ``notifier`` takes
+    the alerts posted to ``/api/v2/alerts``. Without them those answer 501.
+    """
     from watchkeeper.health.runner import HealthRunner
 
     # No checks configured: an empty runner, so /health and the API say "pass".
@@ -187,6 +204,8 @@ def create_app(
         health=health,
         stats=stats,
         rules_enabled=rules_enabled,
+        alerts=alerts,
+        notifier=notifier,
     )
     self_metrics = SelfMetrics(ctx, metadata)
     ctx.board.subscribers.append(ctx.hub.on_alert_changes)
@@ -194,9 +213,14 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         ctx.hub.bind(asyncio.get_running_loop())
+        watcher = asyncio.create_task(watch_alerts_db(ctx)) if ctx.alerts is not None else None
         try:
             yield
         finally:
+            if watcher is not None:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
             ctx.hub.close()
 
     app = FastAPI(
@@ -274,6 +298,8 @@ def create_app(
     )
     app.include_router(prom_router(ctx))
     app.include_router(api_router(ctx))
+    app.include_router(alerts_router(ctx))
+    app.include_router(alertmanager_router(ctx))
     app.include_router(metrics_router(ctx, self_metrics), include_in_schema=False)
     app.include_router(dashboard_router(ctx))
 
@@ -288,6 +314,45 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(GuardMiddleware, max_body=config.max_request_bytes)
     return app
+
+
+async def watch_alerts_db(ctx: WebContext, interval_s: float = ALERTS_DB_WATCH_S) -> None:
+    """Push ``alerts`` to open pages when alerts.db changes under the web's feet.
+
+    The notifier (alerts posted to /api/v2, resolutions) and the CLI (acks,
+    silences) write from other connections. ``PRAGMA data_version`` tells
+    cheaply that someone committed; a second look at the history and the
+    silences tells whether it was something a page shows, not just an
+    outbox row being marked sent.
+    """
+    from starlette.concurrency import run_in_threadpool
+
+    assert ctx.alerts is not None
+    db = ctx.alerts.db
+
+    def signature() -> tuple[object, ...]:
+        h = db.query("SELECT MAX(id) FROM alert_history")[0][0]
+        s = db.query("SELECT COUNT(*), SUM(ends_at) FROM silences")[0]
+        return (h, *tuple(s))
+
+    version = await run_in_threadpool(db.data_version)
+    seen = await run_in_threadpool(signature)
+    while True:
+        await asyncio.sleep(interval_s)
+        if not ctx.hub.clients:
+            continue
+        try:
+            now = await run_in_threadpool(db.data_version)
+            if now == version:
+                continue
+            version = now
+            sig = await run_in_threadpool(signature)
+        except Exception:  # a locked or closed database must not end the watcher
+            log.debug("alerts.db watch failed", exc_info=True)
+            continue
+        if sig != seen:
+            seen = sig
+            ctx.hub.notify("alerts", {"changes": [], "source": "alerts.db"})
 
 
 def connect_writer(app: FastAPI, writer: Any) -> None:

@@ -1,4 +1,7 @@
-"""Users, API tokens, sessions, acknowledgements and the audit log, in ``web.db``.
+"""Users, API tokens, sessions and the audit log, in ``web.db``.
+
+Acknowledgements are not here: they live in alerts.db with the rest of the
+alert lifecycle (``AlertService``), the one store the notifier and CLI share.
 
 A small SQLite file beside the store (never inside the metrics store: those
 are different data with a different life). Only hashes of passwords, tokens
@@ -31,7 +34,6 @@ from watchkeeper.web.passwords import (
 )
 
 __all__ = [
-    "Ack",
     "AuditEntry",
     "AuthDB",
     "AuthError",
@@ -74,12 +76,6 @@ CREATE TABLE IF NOT EXISTS audit (
     target TEXT NOT NULL DEFAULT '',
     detail TEXT NOT NULL DEFAULT '{}',
     address TEXT NOT NULL DEFAULT ''
-);
-CREATE TABLE IF NOT EXISTS acks (
-    fingerprint TEXT PRIMARY KEY,
-    actor TEXT NOT NULL,
-    at REAL NOT NULL,
-    comment TEXT NOT NULL DEFAULT ''
 );
 """
 
@@ -138,14 +134,6 @@ class AuditEntry:
     target: str
     detail: dict[str, Any]
     address: str
-
-
-@dataclass(frozen=True, slots=True)
-class Ack:
-    fingerprint: str
-    actor: str
-    at: float
-    comment: str
 
 
 def _valid_username(name: str) -> str:
@@ -383,26 +371,6 @@ class AuthDB:
     def end_session(self, sid: str) -> None:
         with self._tx() as db:
             db.execute("DELETE FROM sessions WHERE id_hash = ?", (hash_token(sid),))
-
-    # -- acknowledgements ----------------------------------------------------
-
-    def acknowledge(self, fingerprint: str, actor: str, comment: str = "") -> Ack:
-        ack = Ack(fingerprint, actor, time.time(), comment[:1000])
-        with self._tx() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO acks (fingerprint, actor, at, comment) VALUES (?, ?, ?, ?)",
-                (ack.fingerprint, ack.actor, ack.at, ack.comment),
-            )
-        return ack
-
-    def unacknowledge(self, fingerprint: str) -> bool:
-        with self._tx() as db:
-            return db.execute("DELETE FROM acks WHERE fingerprint = ?", (fingerprint,)).rowcount > 0
-
-    def acks(self) -> dict[str, Ack]:
-        with self._lock:
-            rows = self._db.execute("SELECT fingerprint, actor, at, comment FROM acks").fetchall()
-        return {r[0]: Ack(*r) for r in rows}
 
     # -- audit log ---------------------------------------------------------
 

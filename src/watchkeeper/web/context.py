@@ -21,7 +21,9 @@ from watchkeeper.web.auth import WebAuth
 from watchkeeper.web.live import LiveHub
 
 if TYPE_CHECKING:
+    from watchkeeper.alerts.service import AlertService
     from watchkeeper.health.runner import HealthRunner
+    from watchkeeper.notify.notifier import Notifier
     from watchkeeper.runtime.stats import RuntimeStats
 
 __all__ = ["NotAvailable", "WebContext"]
@@ -43,4 +45,25 @@ class WebContext:
     stats: RuntimeStats | None = None
     #: Whether a rule engine publishes to ``board`` (else the rules pages say so).
     rules_enabled: bool = False
+    #: The alert lifecycle (acks, resolve, silences, history, outbox) in alerts.db,
+    #: on a connection of its own so the notifier sees the web's commits.
+    alerts: AlertService | None = None
+    #: The running notifier: alerts posted to ``/api/v2/alerts`` go to it.
+    notifier: Notifier | None = None
     started_at: float = field(default_factory=time.time)
+
+    def alert_service(self) -> AlertService:
+        """The alert service, or 501 naming why there is none."""
+        if self.alerts is None:
+            raise NotAvailable(
+                "alert acknowledgements, silences and notifications are off in this process "
+                "(notify.enabled: false in watchkeeper.yml)"
+            )
+        return self.alerts
+
+    def running_notifier(self) -> Notifier:
+        if self.notifier is None:
+            raise NotAvailable(
+                "no notifier runs in this process (notify.enabled: false in watchkeeper.yml)"
+            )
+        return self.notifier

@@ -19,6 +19,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 
 from watchkeeper._version import __version__
+from watchkeeper.web.alert_views import AlertItem, collect_alerts
 from watchkeeper.web.api import panel_states, present_metrics
 from watchkeeper.web.auth import LOGIN_CSRF_COOKIE, SESSION_COOKIE, Principal
 from watchkeeper.web.authdb import Role
@@ -28,13 +29,30 @@ from watchkeeper.web.panels import PANELS
 __all__ = ["dashboard_router", "templates"]
 
 HERE = Path(__file__).parent
+LIFECYCLE_OFF = (
+    "Acknowledgements, silences and notifications are off in this process "
+    "(notify.enabled: false in watchkeeper.yml)."
+)
+#: Expired silences stay listed this long.
+RECENT_EXPIRED_MS = 86_400_000
 STATE_TEXT = {
     "firing": "▲ firing",
     "pending": "◆ pending",
     "ok": "● ok",
     "inactive": "● inactive",
     "n/a": "recording",
+    "resolved": "✔ resolved",
 }
+SILENCE_TEXT = {"active": "⊘ active", "pending": "◆ scheduled", "expired": "○ expired"}
+OUTBOX_TEXT = {"pending": "◆ pending", "done": "✔ sent", "dead": "✖ dead letter"}
+OUTBOX_CLASS = {"pending": "state-pending", "done": "state-ok", "dead": "state-firing"}
+SILENCE_DURATIONS = [
+    (900, "15 minutes"),
+    (3600, "1 hour"),
+    (4 * 3600, "4 hours"),
+    (86400, "1 day"),
+    (7 * 86400, "7 days"),
+]
 STATUS_TEXT = {"pass": "● pass", "warn": "◆ warn", "fail": "▲ fail"}
 RANGES = [
     (900, "15 minutes"),
@@ -71,8 +89,15 @@ def dashboard_router(ctx: WebContext) -> APIRouter:
     router = APIRouter(include_in_schema=False)
     viewer = Depends(auth.require(Role.VIEWER))
 
-    def render(name: str, request: Request, who: Principal | None, **values: Any) -> HTMLResponse:
-        firing = sum(1 for a in ctx.board.alerts() if a.state == "firing")
+    async def render(
+        name: str, request: Request, who: Principal | None, **values: Any
+    ) -> HTMLResponse:
+        firing = 0
+        if who is not None:
+            items: list[AlertItem] | None = values.get("alerts")
+            if items is None:
+                items = await run_in_threadpool(collect_alerts, ctx)
+            firing = sum(a.state == "firing" for a in items)
         html = env.get_template(name).render(
             user=who.user if who else None,
             csrf=who.csrf if who else "",
@@ -80,6 +105,10 @@ def dashboard_router(ctx: WebContext) -> APIRouter:
             firing=firing,
             state_text=STATE_TEXT,
             status_text=STATUS_TEXT,
+            silence_text=SILENCE_TEXT,
+            outbox_text=OUTBOX_TEXT,
+            outbox_class=OUTBOX_CLASS,
+            silence_durations=SILENCE_DURATIONS,
             **values,
         )
         return HTMLResponse(html, headers={"Cache-Control": "no-store"})
@@ -87,7 +116,7 @@ def dashboard_router(ctx: WebContext) -> APIRouter:
     @router.get("/login")
     async def login_form(request: Request, next: str = "/") -> Response:
         token = secrets.token_urlsafe(32)
-        resp = render(
+        resp = await render(
             "login.html",
             request,
             None,
@@ -111,9 +140,9 @@ def dashboard_router(ctx: WebContext) -> APIRouter:
         address = auth.client_address(request)
         keys = (f"addr:{address}", f"user:{username.lower()}")
 
-        def again(error: str, status: int) -> Response:
+        async def again(error: str, status: int) -> Response:
             token = secrets.token_urlsafe(32)
-            resp = render(
+            resp = await render(
                 "login.html",
                 request,
                 None,
@@ -128,18 +157,18 @@ def dashboard_router(ctx: WebContext) -> APIRouter:
             return resp
 
         if not expected or not secrets.compare_digest(sent, expected):
-            return again("The form expired; please log in again.", 403)
+            return await again("The form expired; please log in again.", 403)
         wait = auth.limiter.retry_after(*keys)
         if wait > 0:
             auth.db.audit(username or "?", "login.throttled", username, {}, address)
-            resp = again(f"Too many failed logins; try again in {int(wait) + 1} s.", 429)
+            resp = await again(f"Too many failed logins; try again in {int(wait) + 1} s.", 429)
             resp.headers["Retry-After"] = str(int(wait) + 1)
             return resp
         user = await run_in_threadpool(auth.db.check_password, username, password)
         if user is None:
             auth.limiter.failed(*keys)
             auth.db.audit(username or "?", "login.failed", username, {}, address)
-            return again("Wrong user name or password.", 401)
+            return await again("Wrong user name or password.", 401)
         auth.limiter.succeeded(*keys)
         sid, _ = auth.db.create_session(user, ctx.config.auth.session_lifetime, address)
         auth.db.audit(user.username, "login", user.username, {}, address)
@@ -177,7 +206,7 @@ def dashboard_router(ctx: WebContext) -> APIRouter:
             for p in PANELS
             if p.metric in present
         ]
-        return render(
+        return await render(
             "overview.html",
             request,
             who,
@@ -190,16 +219,21 @@ def dashboard_router(ctx: WebContext) -> APIRouter:
 
     @router.get("/alerts")
     async def alerts(request: Request, who: Principal = viewer) -> Response:
-        return render(
+        from watchkeeper.web.alerts_api import history_items
+
+        items = await run_in_threadpool(collect_alerts, ctx)
+        history = await run_in_threadpool(history_items, ctx, None, 100)
+        return await render(
             "alerts.html",
             request,
             who,
             title="Alerts",
-            alerts=ctx.board.alerts(),
-            acks=auth.db.acks(),
-            history=list(ctx.board.history)[-100:][::-1],
+            alerts=items,
+            history=history,
             can_operate=who.role.allows(Role.OPERATOR),
             rules_enabled=ctx.rules_enabled,
+            lifecycle=ctx.alerts is not None,
+            lifecycle_reason=LIFECYCLE_OFF,
             live=True,
         )
 
@@ -219,7 +253,7 @@ def dashboard_router(ctx: WebContext) -> APIRouter:
                     if active
                     else "inactive"
                 )
-        return render(
+        return await render(
             "rules.html",
             request,
             who,
@@ -232,7 +266,7 @@ def dashboard_router(ctx: WebContext) -> APIRouter:
     @router.get("/health-checks")
     async def health(request: Request, who: Principal = viewer) -> Response:
         report = await ctx.health.report() if ctx.health is not None else None
-        return render(
+        return await render(
             "health.html",
             request,
             who,
@@ -243,24 +277,62 @@ def dashboard_router(ctx: WebContext) -> APIRouter:
 
     @router.get("/silences")
     async def silences(request: Request, who: Principal = viewer) -> Response:
-        return render(
-            "unavailable.html",
+        service = ctx.alerts
+        if service is None:
+            return await render(
+                "unavailable.html", request, who, title="Silences", reason=LIFECYCLE_OFF
+            )
+        found = await run_in_threadpool(lambda: service.list_silences(include_expired=True))
+        now = service.clock()
+        recent = [s for s in found if s.ends_at_ms > now - RECENT_EXPIRED_MS][:200]
+        return await render(
+            "silences.html",
             request,
             who,
-            title="Silences and maintenance",
-            reason="Silences and maintenance windows need the notification service, "
-            "which this build does not include yet.",
+            title="Silences",
+            silences=recent,
+            windows=service.maintenance(),
+            now_ms=now,
+            can_operate=who.role.allows(Role.OPERATOR),
         )
 
     @router.get("/notifications")
-    async def notifications(request: Request, who: Principal = viewer) -> Response:
-        return render(
-            "unavailable.html",
+    async def notifications(
+        request: Request, who: Principal = viewer, state: str | None = None
+    ) -> Response:
+        service = ctx.alerts
+        if service is None:
+            return await render(
+                "unavailable.html", request, who, title="Notifications", reason=LIFECYCLE_OFF
+            )
+        from watchkeeper.notify.outbox import Outbox
+
+        state = state if state in ("pending", "done", "dead") else None
+        outbox = Outbox(service.db)
+
+        def load() -> tuple[Any, Any, Any]:
+            rows = outbox.rows(state=state, limit=200)
+            tried = {r.id: service.attempts(r.id) for r in rows if r.attempts and r.state != "done"}
+            return rows, outbox.counts(), tried
+
+        rows, counts, attempts = await run_in_threadpool(load)
+        receivers = (
+            sorted((n, [c.key for c in chans]) for n, chans in ctx.notifier.receivers.items())
+            if ctx.notifier is not None
+            else []
+        )
+        return await render(
+            "notifications.html",
             request,
             who,
             title="Notifications",
-            reason="Notification history, the outbox and receivers need the "
-            "notification service, which this build does not include yet.",
+            rows=rows,
+            counts=counts,
+            attempts=attempts,
+            state=state,
+            receivers=receivers,
+            can_operate=who.role.allows(Role.OPERATOR),
+            is_admin=who.role.allows(Role.ADMIN),
         )
 
     @router.get("/system")
@@ -282,11 +354,11 @@ def dashboard_router(ctx: WebContext) -> APIRouter:
         ]
         if ctx.stats is not None:
             facts.append(("Samples written since start", f"{ctx.stats.samples_written:,}"))
-        return render("system.html", request, who, title="System", facts=facts)
+        return await render("system.html", request, who, title="System", facts=facts)
 
     @router.get("/api/docs")
     async def docs(request: Request, who: Principal = viewer) -> Response:
-        return render("docs.html", request, who, title="API", schema=request.app.openapi())
+        return await render("docs.html", request, who, title="API", schema=request.app.openapi())
 
     return router
 

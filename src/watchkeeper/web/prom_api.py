@@ -139,9 +139,7 @@ def prom_router(ctx: WebContext) -> APIRouter:
         except (q.QueryError, ValueError) as exc:
             raise query_error(exc) from None
         if result.result_type == "matrix":
-            body = matrix_json(
-                (dict(s.labels), s.timestamps.tolist(), s.values.tolist()) for s in result.series
-            )
+            body = matrix_json((dict(s.labels), s.timestamps, s.values) for s in result.series)
             return _raw_success(f'{{"resultType":"matrix","result":{body}}}')
         return success(result.to_json())
 
@@ -175,9 +173,7 @@ def prom_router(ctx: WebContext) -> APIRouter:
         except (q.QueryError, ValueError) as exc:
             raise query_error(exc) from None
         body = await run(
-            lambda: matrix_json(
-                (dict(s.labels), s.timestamps.tolist(), s.values.tolist()) for s in result.series
-            )
+            lambda: matrix_json((dict(s.labels), s.timestamps, s.values) for s in result.series)
         )
         return _raw_success(f'{{"resultType":"matrix","result":{body}}}')
 

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 from fastapi import Response
 
 __all__ = [
@@ -143,12 +144,73 @@ def _ts(ms: int) -> str:
     return f"{sec}.{rem:03d}".rstrip("0")
 
 
-def matrix_json(series: Iterable[tuple[dict[str, str], Iterable[int], Iterable[float]]]) -> str:
-    """The ``result`` array of a matrix, built as text: large ranges stay fast."""
+#: ``.123`` for 123 ms, ``.5`` for 500 ms, "" for 0: a timestamp's fraction as Prometheus writes it.
+_FRACTION = [""] + [("." + f"{r:03d}").rstrip("0") for r in range(1, 1000)]
+
+
+def _ts_tokens(ts: np.ndarray) -> tuple[list[str], str]:
+    """Timestamps (int ms) as Prometheus's seconds text, and a suffix common to all.
+
+    A range query's steps share their millisecond part (start + k * step with
+    a whole-second step), so it is written once as a suffix instead of once
+    per point. Only integer formatting happens per point: no float repr.
+    """
+    if ts.size and int(ts.min()) < 0:
+        return [_ts(t) for t in ts.tolist()], ""
+    sec = list(map(str, (ts // 1000).tolist()))
+    rem = ts % 1000
+    first = int(rem[0]) if rem.size else 0
+    if not (rem != first).any():
+        return sec, _FRACTION[first]
+    return list(map(str.__add__, sec, map(_FRACTION.__getitem__, rem.tolist()))), ""
+
+
+def _value_tokens(values: np.ndarray) -> list[str]:
+    """Values as Go's ``'f', -1`` writes them: shortest round-trip, no exponent, no ``.0``.
+
+    ``json.dumps`` of a float list runs the shortest-repr formatting in C;
+    the few values it writes differently (integers, exponents, NaN/Inf, -0)
+    are fixed up by index, found with whole-array comparisons.
+    """
+    toks = json.dumps(values.tolist())[1:-1].split(", ")
+    mag = np.abs(values)
+    with np.errstate(invalid="ignore"):
+        odd = (
+            ~np.isfinite(values)
+            | (mag >= 1e16)
+            | ((mag < 1e-4) & (values != 0))
+            | ((values == 0) & np.signbit(values))
+        )
+        whole = (values == np.floor(values)) & ~odd
+    if whole.any():
+        ints = json.dumps(values[whole].astype(np.int64).tolist())[1:-1].split(", ")
+        for i, text in zip(np.flatnonzero(whole).tolist(), ints, strict=True):
+            toks[i] = text
+    if odd.any():
+        for i in np.flatnonzero(odd).tolist():
+            toks[i] = format_number(float(values[i]))
+    return toks
+
+
+def matrix_json(series: Iterable[tuple[dict[str, str], Any, Any]]) -> str:
+    """The ``result`` array of a matrix, built as text: large ranges stay fast.
+
+    ``series``: (labels, timestamps in ms, values) with array-likes (numpy
+    arrays are used as they are). An 8,640-point series formats in ~3.5 ms
+    here against ~8 ms point by point: see bench/web.py.
+    """
     parts = []
     for metric, timestamps, values in series:
-        points = ",".join(
-            f'[{_ts(t)},"{format_number(v)}"]' for t, v in zip(timestamps, values, strict=True)
-        )
+        ts = np.asarray(timestamps, dtype=np.int64)
+        vs = np.asarray(values, dtype=np.float64)
+        if ts.shape != vs.shape:
+            raise ValueError("timestamps and values differ in length")
+        if ts.size:
+            tt, suffix = _ts_tokens(ts)
+            pairs = zip(tt, _value_tokens(vs), strict=True)
+            points = '"],['.join(map((suffix + ',"').join, pairs))
+            points = f'[{points}"]'
+        else:
+            points = ""
         parts.append(f'{{"metric":{json.dumps(metric)},"values":[{points}]}}')
     return "[" + ",".join(parts) + "]"

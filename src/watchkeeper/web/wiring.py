@@ -2,14 +2,15 @@
 
 The one place that knows how the web plugs into the run loop: the store and
 stats are the runner's, live updates and ``/metrics`` hang off its writer,
-metadata comes from its collectors, and the first admin is created (its
-password printed once) before the port opens.
+metadata comes from its collectors, the alert lifecycle from its notifier,
+and the first admin is created (its password printed once) before the port
+opens.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from watchkeeper.config.model import Config
 from watchkeeper.model import MetricMeta
@@ -18,14 +19,29 @@ from watchkeeper.web.app import connect_writer, create_app
 from watchkeeper.web.authdb import AuthDB
 from watchkeeper.web.server import WebServer, announce_initial_admin
 
-__all__ = ["build_web_service"]
+if TYPE_CHECKING:
+    from watchkeeper.alerts.service import AlertService
+    from watchkeeper.notify.notifier import Notifier
+
+__all__ = ["alert_service", "build_web_service"]
 
 log = logging.getLogger("watchkeeper.web")
 
 
 def build_web_service(
-    config: Config, runner: Any, *, board: AlertBoard | None = None, health: Any = None
+    config: Config,
+    runner: Any,
+    *,
+    board: AlertBoard | None = None,
+    health: Any = None,
+    notifier: Notifier | None = None,
 ) -> WebServer:
+    """``notifier``: the run loop's notifier, for posted alerts and the alert lifecycle.
+
+    The web opens its own connection to the notifier's alerts.db: SQLite's
+    ``data_version``, by which the notifier notices acknowledgements and
+    silences, only changes for commits made on *other* connections.
+    """
     web = config.web
     db = AuthDB(web.database_path(config.storage.path))
     announce_initial_admin(db, web.auth.initial_admin)
@@ -48,6 +64,18 @@ def build_web_service(
         health=health,
         stats=runner.stats,
         rules_enabled=board is not None,
+        alerts=alert_service(notifier),
+        notifier=notifier,
     )
     connect_writer(app, runner.writer)
     return WebServer(app, web.listen, web.port)
+
+
+def alert_service(notifier: Notifier | None) -> AlertService | None:
+    """An AlertService over the notifier's alerts.db, on a connection of its own."""
+    if notifier is None:
+        return None
+    from watchkeeper.alerts.db import AlertsDB
+    from watchkeeper.alerts.service import AlertService
+
+    return AlertService(AlertsDB(notifier.db.path), notifier.config)
