@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -104,7 +105,12 @@ def test_environment_interpolation(monkeypatch: pytest.MonkeyPatch) -> None:
         "x.yml",
     )
     assert str(cfg.storage.path) == "/srv/wk.db"
-    assert cfg.global_.labels == {"env": "prod", "cost": "$5", "region": "eu"}
+    assert cfg.global_.labels == {
+        "instance": socket.gethostname(),
+        "env": "prod",
+        "cost": "$5",
+        "region": "eu",
+    }
 
 
 def test_missing_environment_variable_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -153,3 +159,19 @@ def test_shipped_example_is_valid_and_equals_defaults() -> None:
     defaults = Config()
     # The example writes `labels: {}`, so only the instance default differs.
     assert cfg.model_dump(exclude={"global_"}) == defaults.model_dump(exclude={"global_"})
+
+
+def test_instance_label_is_kept_unless_dropped() -> None:
+    cfg = parse_config("global:\n  labels: {env: prod}\n", "x.yml")
+    assert cfg.global_.labels == {"instance": socket.gethostname(), "env": "prod"}
+    cfg = parse_config("global:\n  labels: {instance: web-1}\n", "x.yml")
+    assert cfg.global_.labels == {"instance": "web-1"}
+    cfg = parse_config("global:\n  labels: {instance: ''}\n", "x.yml")
+    assert cfg.global_.labels == {}
+
+
+def test_negative_durations_are_refused() -> None:
+    (found,) = problems("storage:\n  flush_interval: -1\n")
+    assert found == (
+        "watchkeeper.yml:2: storage.flush_interval: a duration cannot be negative, got -1"
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
@@ -10,13 +11,22 @@ from pydantic_core import PydanticCustomError
 
 from watchkeeper.config.duration import Duration
 
-__all__ = ["CollectorConfig", "Interval", "Regex", "StrictModel", "Timeout"]
+__all__ = ["CollectorConfig", "Interval", "Regex", "StrictModel", "Timeout", "repeated"]
 
 
 class StrictModel(BaseModel):
     """Unknown keys are errors: a typo in watchkeeper.yml must not be silently ignored."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def repeated(names: Iterable[str]) -> list[str]:
+    """The names that occur more than once, sorted: for "duplicate name" errors."""
+    seen: set[str] = set()
+    twice: set[str] = set()
+    for name in names:
+        (twice if name in seen else seen).add(name)
+    return sorted(twice)
 
 
 def _number(value: float) -> str:

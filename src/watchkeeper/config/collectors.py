@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from watchkeeper.config.base import CollectorConfig, Regex, StrictModel
+from watchkeeper.config.base import CollectorConfig, Regex, StrictModel, repeated
 from watchkeeper.config.services import (
     CeleryConfig,
     MySQLConfig,
@@ -95,7 +95,7 @@ class CollectorsConfig(StrictModel):
     def _unique_names(cls, value: list[Any]) -> list[Any]:
         # Two instances with one name would make one collector name and mixed series.
         names = [item.name for item in value]
-        dupes = sorted({n for n in names if names.count(n) > 1})
+        dupes = repeated(names)
         if dupes:
             raise ValueError(f"duplicate names {', '.join(dupes)}: give each instance a name")
         return value

@@ -31,15 +31,22 @@ def parse_duration(value: str | float | int) -> float:
     if isinstance(value, bool):
         raise ValueError(f"expected a duration such as 10s, 5m or 1h30m, got {value!r}")
     if isinstance(value, int | float):
-        return float(value)
+        return _not_negative(float(value), value)
     text = str(value).strip()
     try:
-        return float(text)
-    except ValueError:
-        pass
+        return _not_negative(float(text), value)
+    except ValueError as exc:
+        if "negative" in str(exc):
+            raise
     if not _FULL.match(text):
         raise ValueError(f"expected a duration such as 10s, 5m or 1h30m, got {value!r}")
     return sum(float(n) * _UNITS[u] for n, u in _PART.findall(text))
+
+
+def _not_negative(seconds: float, given: object) -> float:
+    if seconds < 0 or seconds != seconds:  # NaN is not a duration either
+        raise ValueError(f"a duration cannot be negative, got {given!r}")
+    return seconds
 
 
 def format_duration(seconds: float) -> str:

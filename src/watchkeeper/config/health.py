@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 
-from watchkeeper.config.base import StrictModel, Timeout
+from watchkeeper.config.base import StrictModel, Timeout, repeated
 from watchkeeper.config.duration import Duration
 from watchkeeper.config.services import (
     MySQLConnection,
@@ -141,7 +141,7 @@ class HealthConfig(StrictModel):
     @classmethod
     def _unique(cls, checks: list[CheckConfig]) -> list[CheckConfig]:
         names = [c.name for c in checks]
-        dupes = sorted({n for n in names if names.count(n) > 1})
+        dupes = repeated(names)
         if dupes:
             raise ValueError(f"duplicate check names: {', '.join(dupes)}")
         return checks

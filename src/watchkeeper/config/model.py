@@ -43,7 +43,16 @@ def _default_labels() -> dict[str, str]:
 
 class GlobalConfig(StrictModel):
     #: Labels added to every collected sample unless the collector sets them.
+    #: ``instance`` is always there (the host name) unless set, or set to "" to drop it.
     labels: dict[str, str] = Field(default_factory=_default_labels)
+
+    @field_validator("labels", mode="before")
+    @classmethod
+    def _keep_instance(cls, labels: object) -> object:
+        if isinstance(labels, dict):
+            merged = {**_default_labels(), **labels}
+            return {k: v for k, v in merged.items() if v != ""}
+        return labels
 
     @field_validator("labels")
     @classmethod

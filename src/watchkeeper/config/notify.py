@@ -16,9 +16,16 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 
-from watchkeeper.config.base import StrictModel
+from watchkeeper.config.base import StrictModel, repeated
 from watchkeeper.config.duration import Duration
 
 __all__ = [
@@ -222,7 +229,15 @@ def _clock(value: str) -> str:
     return value
 
 
-Clock = Annotated[str, AfterValidator(_clock)]
+def _sexagesimal(value: object) -> object:
+    # YAML 1.1 reads an unquoted 22:00 as the number 1320 (22*60): take it back.
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 1440:
+        hours, minutes = divmod(value, 60)
+        return f"{hours:02d}:{minutes:02d}"
+    return value
+
+
+Clock = Annotated[str, BeforeValidator(_sexagesimal), AfterValidator(_clock)]
 
 
 class MaintenanceWindowConfig(StrictModel):
@@ -309,7 +324,14 @@ class NotifyConfig(StrictModel):
                 source_matchers=['severity="critical"'],
                 target_matchers=['severity="warning"'],
                 equal=["alertname", "instance"],
-            )
+            ),
+            # The threshold sugar's warning/critical pair share an inhibit_key
+            # (their alert names differ); alerts without one are not touched.
+            InhibitRuleConfig(
+                source_matchers=['severity="critical"'],
+                target_matchers=['severity="warning"', 'inhibit_key=~".+"'],
+                equal=["inhibit_key", "instance"],
+            ),
         ]
     )
     maintenance: list[MaintenanceWindowConfig] = Field(default_factory=list)
@@ -322,7 +344,7 @@ class NotifyConfig(StrictModel):
     @model_validator(mode="after")
     def _references(self) -> NotifyConfig:
         names = [r.name for r in self.receivers]
-        dup = sorted({n for n in names if names.count(n) > 1})
+        dup = repeated(names)
         if dup:
             raise ValueError(f"receiver name(s) defined twice: {', '.join(dup)}")
         known = set(names) | {DEFAULT_RECEIVER}

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from watchkeeper.config.base import CollectorConfig, Interval, StrictModel, Timeout
+from watchkeeper.config.base import CollectorConfig, Interval, StrictModel, Timeout, repeated
 from watchkeeper.config.duration import Duration
 
 __all__ = [
@@ -308,7 +308,7 @@ class SqlMetricsConfig(CollectorConfig, _Named):
     @model_validator(mode="after")
     def _unique_queries(self) -> SqlMetricsConfig:
         names = [q.name for q in self.queries]
-        dupes = sorted({n for n in names if names.count(n) > 1})
+        dupes = repeated(names)
         if dupes:
             raise ValueError(f"duplicate query names: {', '.join(dupes)}")
         return self

@@ -27,11 +27,11 @@ from watchkeeper.alerts.inhibit import Inhibitor, InhibitRule
 from watchkeeper.alerts.maintenance import MaintenanceWindow
 from watchkeeper.alerts.model import InboundAlert, now_ms
 from watchkeeper.alerts.silence import Silence
-from watchkeeper.config.notify import NotifyConfig
+from watchkeeper.config.notify import NotifyConfig, RouteConfig
 from watchkeeper.model import Labels
 from watchkeeper.notify.channels.base import Channel
 from watchkeeper.notify.dedup import NflogEntry, load_entry, needs_update, save_entry
-from watchkeeper.notify.delivery import DeliveryWorker
+from watchkeeper.notify.delivery import DeliveryWorker, wait_either
 from watchkeeper.notify.heartbeat import Heartbeat
 from watchkeeper.notify.mute import MuteStage
 from watchkeeper.notify.outbox import Outbox
@@ -94,7 +94,7 @@ class Notifier:
             clock=clock,
         )
         self.heartbeat = Heartbeat(config.heartbeat) if config.heartbeat else None
-        self.watchdog_name = config.heartbeat.alertname if config.heartbeat else None
+        self.watchdog_name = watchdog_alertname(config)
         self.last_watchdog_ms = 0
         self.records: dict[str, AlertRecord] = {}
         #: Fingerprints of the records currently firing.
@@ -146,7 +146,7 @@ class Notifier:
                     log.exception("notifier step failed; retrying")
                 timeout = self._next_timeout()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(_either(self._wake, stop), timeout)
+                    await asyncio.wait_for(wait_either(self._wake, stop), timeout)
         finally:
             await asyncio.gather(*jobs, return_exceptions=True)
             for ch in self.channels.values():
@@ -552,11 +552,23 @@ def _about(rec: AlertRecord, integration: str) -> bool:
     return labels.get("alertname") == FAILING_ALERT and labels.get("integration") == integration
 
 
-async def _either(a: asyncio.Event, b: asyncio.Event) -> None:
-    ta = asyncio.create_task(a.wait())
-    tb = asyncio.create_task(b.wait())
-    try:
-        await asyncio.wait({ta, tb}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        ta.cancel()
-        tb.cancel()
+#: The default rule pack's always-firing alert.
+WATCHDOG = "Watchdog"
+
+
+def watchdog_alertname(config: NotifyConfig) -> str | None:
+    """The always-firing alert the notifier consumes itself, if any.
+
+    With a heartbeat it feeds the dead man's switch. Without one it is still
+    kept away from ordinary receivers (a catch-all e-mail route would mail
+    it every repeat interval) unless a route names it explicitly.
+    """
+    if config.heartbeat is not None:
+        return config.heartbeat.alertname
+    return None if _routes_mention(config.route, WATCHDOG) else WATCHDOG
+
+
+def _routes_mention(route: RouteConfig, alertname: str) -> bool:
+    if any(alertname in str(m) for m in route.matchers):
+        return True
+    return any(_routes_mention(child, alertname) for child in route.routes)
