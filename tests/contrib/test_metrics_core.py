@@ -120,3 +120,24 @@ def test_in_memory_registry_collects_without_directory() -> None:
     registry.counter("x_total", "X.").inc(amount=3)
     families = collect(registry)
     assert [s.value for f in families for s in f.samples] == [3.0]
+
+
+def test_http_methods_outside_the_standard_ones_count_as_other() -> None:
+    from watchkeeper.contrib.http import HttpMetrics
+
+    http = HttpMetrics(Registry(None))
+    for i in range(100):  # clients choose the method: none may become a label or a cache entry
+        http.started()
+        http.finished(f"X-{i}", "/items/{id}", 200, 0.01, 10)
+    http.started()
+    http.finished("GET", "/items/{id}", 200, 0.01, 10)
+    values = _values(http.registry)
+
+    def requests(method: str) -> float:
+        return values[
+            ("http_requests_total", (("code", "2xx"), ("method", method), ("route", "/items/{id}")))
+        ]
+
+    assert requests("other") == 100
+    assert requests("GET") == 1
+    assert len(http._series) == 2

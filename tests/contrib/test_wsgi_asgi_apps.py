@@ -9,9 +9,7 @@ excluded paths and the scrape itself not counted.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -22,7 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import free_port
 from contrib.apps_project import write_apps
-from contrib.conftest import Server
+from contrib.conftest import Server, start_server
 
 pytestmark = [pytest.mark.slow]
 
@@ -44,21 +42,7 @@ def start(args: list[str], cwd: Path, tmp: Path, port: int) -> Server:
         RENDEZVOUS_DIR=str(tmp / "rendezvous"),
     )
     (tmp / "rendezvous").mkdir()
-    log = tmp / "server.log"
-    out = open(log, "wb")  # noqa: SIM115 - closed with the process
-    proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
-    server = Server(proc, port, log)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"server exited at start:\n{log.read_text()[-3000:]}")
-        try:
-            httpx.get(server.url + "/healthz", timeout=1)
-            return server
-        except httpx.TransportError:
-            time.sleep(0.05)  # waiting for the port to open: no event to await
-    server.stop()
-    pytest.fail(f"server did not start:\n{log.read_text()[-3000:]}")
+    return start_server(args, cwd, env, port, tmp / "server.log", ready_path="/healthz")
 
 
 def scrape(server: Server) -> Samples:

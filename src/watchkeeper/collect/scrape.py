@@ -110,7 +110,9 @@ class ScrapeCollector(AsyncCollector):
             response = await self._client.get(url)
             if response.status_code != 200:
                 raise CollectionError(f"HTTP {response.status_code}")
-            samples = parse_exposition(
+            # Off the event loop: a target at the sample limit takes a second to parse.
+            samples = await asyncio.to_thread(
+                parse_exposition,
                 response.text,
                 target_labels,
                 now_ms,

@@ -6,101 +6,114 @@ kind is configured: a host-only setup never imports psycopg or Celery.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from watchkeeper.collect.base import Collector
+from watchkeeper.config.base import CollectorConfig
 from watchkeeper.config.collectors import CollectorsConfig
+from watchkeeper.config.services import (
+    CeleryConfig,
+    MySQLConfig,
+    PostgresConfig,
+    ProbeConfig,
+    RabbitMQConfig,
+    RedisConfig,
+    ScrapeConfig,
+    SqlMetricsConfig,
+)
 
 __all__ = ["build_service_collectors"]
+
+_C = TypeVar("_C", bound=CollectorConfig)
 
 
 def build_service_collectors(config: CollectorsConfig, interval: float | None) -> list[Collector]:
     """The enabled service collectors; ``interval`` overrides every configured one."""
-    out: list[Collector] = []
-    for pg in config.postgres:
-        if pg.enabled:
-            from watchkeeper.collect.postgres import PostgresCollector
 
-            out.append(
-                PostgresCollector(
-                    f"postgres:{pg.name}",
-                    pg,
-                    interval=interval or pg.interval,
-                    timeout=pg.timeout,
-                    databases=pg.databases,
-                    long_query_threshold=pg.long_query_threshold,
-                    statements_top=pg.statements_top,
-                )
-            )
-    for my in config.mysql:
-        if my.enabled:
-            from watchkeeper.collect.mysql import MySQLCollector
+    def enabled(configs: list[_C], build: Callable[[_C, float], Collector]) -> list[Collector]:
+        return [build(cfg, interval or cfg.interval) for cfg in configs if cfg.enabled]
 
-            out.append(
-                MySQLCollector(
-                    f"mysql:{my.name}", my, interval=interval or my.interval, timeout=my.timeout
-                )
-            )
-    for rd in config.redis:
-        if rd.enabled:
-            from watchkeeper.collect.redis import RedisCollector
+    return [
+        *enabled(config.postgres, _postgres),
+        *enabled(config.mysql, _mysql),
+        *enabled(config.redis, _redis),
+        *enabled(config.celery, _celery),
+        *enabled(config.rabbitmq, _rabbitmq),
+        *enabled(config.probes, _probe),
+        *enabled(config.sql_metrics, _sql_metrics),
+        *enabled(config.scrape, _scrape),
+    ]
 
-            out.append(
-                RedisCollector(
-                    f"redis:{rd.name}", rd, interval=interval or rd.interval, timeout=rd.timeout
-                )
-            )
-    for ce in config.celery:
-        if ce.enabled:
-            from watchkeeper.collect.celery import CeleryCollector
 
-            out.append(
-                CeleryCollector(
-                    f"celery:{ce.name}",
-                    ce.broker_url.get_secret_value(),
-                    queues=ce.queues,
-                    inspect_workers=ce.inspect_workers,
-                    worker_timeout=ce.worker_timeout,
-                    interval=interval or ce.interval,
-                    timeout=ce.timeout,
-                )
-            )
-    for rq in config.rabbitmq:
-        if rq.enabled:
-            from watchkeeper.collect.rabbitmq import RabbitMQCollector
+def _postgres(cfg: PostgresConfig, interval: float) -> Collector:
+    from watchkeeper.collect.postgres import PostgresCollector
 
-            out.append(
-                RabbitMQCollector(
-                    f"rabbitmq:{rq.name}",
-                    rq.url.get_secret_value(),
-                    queues=rq.queues,
-                    management_url=rq.management_url.get_secret_value()
-                    if rq.management_url
-                    else None,
-                    max_queues=rq.max_queues,
-                    interval=interval or rq.interval,
-                    timeout=rq.timeout,
-                )
-            )
-    for pr in config.probes:
-        if pr.enabled:
-            from watchkeeper.collect.probes import ProbeCollector
+    return PostgresCollector(
+        f"postgres:{cfg.name}",
+        cfg,
+        interval=interval,
+        timeout=cfg.timeout,
+        databases=cfg.databases,
+        long_query_threshold=cfg.long_query_threshold,
+        statements_top=cfg.statements_top,
+    )
 
-            out.append(
-                ProbeCollector(
-                    f"probe:{pr.name}", pr, interval=interval or pr.interval, timeout=pr.timeout
-                )
-            )
-    for sq in config.sql_metrics:
-        if sq.enabled:
-            from watchkeeper.collect.sql_metrics import SqlMetricsCollector
 
-            out.append(
-                SqlMetricsCollector(
-                    f"sql:{sq.name}", sq, interval=interval or sq.interval, timeout=sq.timeout
-                )
-            )
-    for sc in config.scrape:
-        if sc.enabled:
-            from watchkeeper.collect.scrape import ScrapeCollector
+def _mysql(cfg: MySQLConfig, interval: float) -> Collector:
+    from watchkeeper.collect.mysql import MySQLCollector
 
-            out.append(ScrapeCollector(sc, interval=interval or sc.interval, timeout=sc.timeout))
-    return out
+    return MySQLCollector(f"mysql:{cfg.name}", cfg, interval=interval, timeout=cfg.timeout)
+
+
+def _redis(cfg: RedisConfig, interval: float) -> Collector:
+    from watchkeeper.collect.redis import RedisCollector
+
+    return RedisCollector(f"redis:{cfg.name}", cfg, interval=interval, timeout=cfg.timeout)
+
+
+def _celery(cfg: CeleryConfig, interval: float) -> Collector:
+    from watchkeeper.collect.celery import CeleryCollector
+
+    return CeleryCollector(
+        f"celery:{cfg.name}",
+        cfg.broker_url.get_secret_value(),
+        queues=cfg.queues,
+        inspect_workers=cfg.inspect_workers,
+        worker_timeout=cfg.worker_timeout,
+        interval=interval,
+        timeout=cfg.timeout,
+    )
+
+
+def _rabbitmq(cfg: RabbitMQConfig, interval: float) -> Collector:
+    from watchkeeper.collect.rabbitmq import RabbitMQCollector
+
+    management_url = cfg.management_url.get_secret_value() if cfg.management_url else None
+    return RabbitMQCollector(
+        f"rabbitmq:{cfg.name}",
+        cfg.url.get_secret_value(),
+        queues=cfg.queues,
+        management_url=management_url,
+        max_queues=cfg.max_queues,
+        interval=interval,
+        timeout=cfg.timeout,
+    )
+
+
+def _probe(cfg: ProbeConfig, interval: float) -> Collector:
+    from watchkeeper.collect.probes import ProbeCollector
+
+    return ProbeCollector(f"probe:{cfg.name}", cfg, interval=interval, timeout=cfg.timeout)
+
+
+def _sql_metrics(cfg: SqlMetricsConfig, interval: float) -> Collector:
+    from watchkeeper.collect.sql_metrics import SqlMetricsCollector
+
+    return SqlMetricsCollector(f"sql:{cfg.name}", cfg, interval=interval, timeout=cfg.timeout)
+
+
+def _scrape(cfg: ScrapeConfig, interval: float) -> Collector:
+    from watchkeeper.collect.scrape import ScrapeCollector
+
+    return ScrapeCollector(cfg, interval=interval, timeout=cfg.timeout)

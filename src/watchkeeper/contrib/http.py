@@ -154,8 +154,6 @@ class HttpMetrics:
         self.exclude = tuple(options.exclude_paths)
 
     def _resolve(self, method: str, route: str, status: int) -> RequestSeries:
-        if method not in _METHODS:
-            method = "other"
         code = str(status) if self.options.exact_status else _CLASSES[min(status // 100, 5)]
         return RequestSeries(
             self.requests.slot(method, route, code),
@@ -189,6 +187,10 @@ class HttpMetrics:
         stats: RequestStats | None = None,
     ) -> None:
         """Record one answered request (and end its in-progress count)."""
+        if method not in _METHODS:
+            # Before the cache key: clients choose the method, and every new
+            # raw one would otherwise add a cache entry for good.
+            method = "other"
         key = (method, route, status)
         series = self._series.get(key)
         if series is None:
@@ -217,7 +219,7 @@ class HttpMetrics:
     def _slow(
         self, method: str, route: str, status: int, duration: float, stats: RequestStats | None
     ) -> None:
-        self.slow.inc(method if method in _METHODS else "other", route)
+        self.slow.inc(method, route)
         s = stats or RequestStats()
         self.slow_log.record(
             SlowRequest(

@@ -185,31 +185,29 @@ class Family:
         self.max_series = max_series
         self.series: dict[tuple[str, ...], object] = {}
 
-    def _capped(self, values: tuple[str, ...]) -> tuple[str, ...] | None:
-        """``values`` itself, or the overflow label set (returned as None) past the cap."""
+    def _label_set(self, values: tuple[str, ...]) -> tuple[str, ...]:
+        """``values`` itself, or the overflow label set past the cap."""
         if len(values) != len(self.labelnames):
             raise ValueError(f"{self.name} takes labels {self.labelnames}, got {values}")
         if len(self.series) >= self.max_series:
-            return None
+            return (OVERFLOW,) * len(self.labelnames)
         return values
 
 
-class Counter(Family):
-    kind: Kind = "counter"
+class _ScalarFamily(Family):
+    """A family with one slot per label set: counters and gauges."""
 
-    def __init__(self, *args: object, **kw: object) -> None:
-        super().__init__(*args, **kw)  # type: ignore[arg-type]
-        self.metric = self.name.removesuffix("_total")
-        self.sample = self.metric + "_total"
+    #: prometheus_client's metric and sample names in the entry key.
+    metric: str
+    sample: str
 
     def slot(self, *values: str) -> int:
         found = self.series.get(values)
         if found is not None:
             return found  # type: ignore[return-value]
-        capped = self._capped(values)
-        key_values = capped if capped is not None else (OVERFLOW,) * len(self.labelnames)
+        key_values = self._label_set(values)
         with self.registry.lock:
-            slot = self.registry.table("counter").slot(
+            slot = self.registry.table(self.kind).slot(
                 mmap_key(self.metric, self.sample, self.labelnames, key_values, self.help)
             )
         self.series[key_values] = slot
@@ -219,32 +217,26 @@ class Counter(Family):
         slot = self.slot(*values)
         registry = self.registry
         with registry.lock:
-            registry._tables["counter"].values[slot] += amount
+            registry._tables[self.kind].values[slot] += amount
 
 
-class Gauge(Family):
+class Counter(_ScalarFamily):
+    kind: Kind = "counter"
+
+    def __init__(self, *args: object, **kw: object) -> None:
+        super().__init__(*args, **kw)  # type: ignore[arg-type]
+        self.metric = self.name.removesuffix("_total")
+        self.sample = self.metric + "_total"
+
+
+class Gauge(_ScalarFamily):
     """A gauge summed over live processes (prometheus_client's ``livesum``)."""
 
     kind: Kind = "gauge"
 
-    def slot(self, *values: str) -> int:
-        found = self.series.get(values)
-        if found is not None:
-            return found  # type: ignore[return-value]
-        capped = self._capped(values)
-        key_values = capped if capped is not None else (OVERFLOW,) * len(self.labelnames)
-        with self.registry.lock:
-            slot = self.registry.table("gauge").slot(
-                mmap_key(self.name, self.name, self.labelnames, key_values, self.help)
-            )
-        self.series[key_values] = slot
-        return slot
-
-    def inc(self, *values: str, amount: float = 1.0) -> None:
-        slot = self.slot(*values)
-        registry = self.registry
-        with registry.lock:
-            registry._tables["gauge"].values[slot] += amount
+    def __init__(self, *args: object, **kw: object) -> None:
+        super().__init__(*args, **kw)  # type: ignore[arg-type]
+        self.metric = self.sample = self.name
 
     def set(self, *values: str, value: float) -> None:
         slot = self.slot(*values)
@@ -290,8 +282,7 @@ class Histogram(Family):
         found = self.series.get(values)
         if found is not None:
             return found  # type: ignore[return-value]
-        capped = self._capped(values)
-        key_values = capped if capped is not None else (OVERFLOW,) * len(self.labelnames)
+        key_values = self._label_set(values)
         names = (*self.labelnames, "le")
         with self.registry.lock:
             table = self.registry.table("histogram")

@@ -22,7 +22,7 @@ from watchkeeper.notify.outbox import Outbox, backoff_s
 from watchkeeper.notify.payload import Notification
 from watchkeeper.notify.ratelimit import RateLimiter
 
-__all__ = ["DeliveryWorker"]
+__all__ = ["DeliveryWorker", "wait_either"]
 
 log = logging.getLogger("watchkeeper.notify")
 
@@ -109,7 +109,7 @@ class DeliveryWorker:
                 if nxt is not None and nxt > now:
                     timeout = min(timeout, (nxt - now) / 1000)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(_either(self.wake, stop), timeout)
+                    await asyncio.wait_for(wait_either(self.wake, stop), timeout)
         finally:
             if tasks:
                 _, late = await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE_S)
@@ -174,7 +174,8 @@ class DeliveryWorker:
         )
 
 
-async def _either(a: asyncio.Event, b: asyncio.Event) -> None:
+async def wait_either(a: asyncio.Event, b: asyncio.Event) -> None:
+    """Return as soon as ``a`` or ``b`` is set (a wake-up or the stop signal)."""
     ta = asyncio.create_task(a.wait())
     tb = asyncio.create_task(b.wait())
     try:

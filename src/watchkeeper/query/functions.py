@@ -91,14 +91,6 @@ class _Windows:
         return merge_rows(out)
 
 
-def _fold_sum(w: _Windows, values_of: Callable[[F64, I64], F64]) -> F64:
-    s = np.zeros(len(w.lo))
-    for j in range(w.maxlen):
-        v, t, act = w.at(j)
-        s = np.where(act, s + values_of(v, t), s)
-    return s
-
-
 def _fold_kahan(w: _Windows, values_of: Callable[[F64, I64], F64]) -> F64:
     s = np.zeros(len(w.lo))
     c = np.zeros(len(w.lo))
@@ -477,32 +469,25 @@ def _label_replace(vec: VBlock, args: list[str]) -> VBlock:
     labels = []
     for lab in vec.labels:
         m = pattern.match(lab.get(src) or "")
-        if m is None:
-            labels.append(lab)
-            continue
-        value = _go_expand(replacement, m)
-        d = dict(lab)
-        if value:
-            d[dst] = value
-        else:
-            d.pop(dst, None)
-        labels.append(Labels(d))
+        labels.append(lab if m is None else _with_label(lab, dst, _go_expand(replacement, m)))
     return merge_rows(VBlock(labels, vec.values, vec.present))
 
 
 def _label_join(vec: VBlock, dst: str, sep: str, srcs: list[str]) -> VBlock:
     if not (is_valid_label_name(dst) or dst == NAME_LABEL):
         raise QueryError(f"invalid destination label name in label_join(): {dst}")
-    labels = []
-    for lab in vec.labels:
-        value = sep.join((lab.get(s) or "") for s in srcs)
-        d = dict(lab)
-        if value:
-            d[dst] = value
-        else:
-            d.pop(dst, None)
-        labels.append(Labels(d))
+    labels = [_with_label(lab, dst, sep.join(lab.get(s) or "" for s in srcs)) for lab in vec.labels]
     return merge_rows(VBlock(labels, vec.values, vec.present))
+
+
+def _with_label(lab: Labels, name: str, value: str) -> Labels:
+    """``lab`` with ``name`` set to ``value``; an empty value removes it (Prometheus)."""
+    d = dict(lab)
+    if value:
+        d[name] = value
+    else:
+        d.pop(name, None)
+    return Labels(d)
 
 
 def _histogram_quantile(q: F64, vec: VBlock) -> VBlock:

@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import yaml
 
-from watchkeeper.contrib.http import DURATION_BUCKETS, SIZE_BUCKETS, HttpOptions
+from watchkeeper.contrib.http import HttpOptions
 
 if TYPE_CHECKING:
     from watchkeeper.config.model import Config
@@ -104,8 +104,8 @@ def _fill(cls: Any, where: str, data: Any) -> Any:
 
 
 @dataclass(frozen=True)
-class HttpSettings:
-    """``WATCHKEEPER["django"]["http"]``: see ``contrib.http.HttpOptions``."""
+class HttpSettings(HttpOptions):
+    """``WATCHKEEPER["django"]["http"]``: ``HttpOptions``, with the kind of each option."""
 
     KINDS: ClassVar[dict[str, str]] = {
         "slow_threshold": "float",
@@ -115,22 +115,9 @@ class HttpSettings:
         "size_buckets": "floats",
         "max_series": "int",
     }
-    slow_threshold: float = 1.0
-    exact_status: bool = False
-    exclude_paths: tuple[str, ...] = ()
-    duration_buckets: tuple[float, ...] = DURATION_BUCKETS
-    size_buckets: tuple[float, ...] = SIZE_BUCKETS
-    max_series: int = 2000
 
     def options(self) -> HttpOptions:
-        return HttpOptions(
-            slow_threshold=self.slow_threshold,
-            exact_status=self.exact_status,
-            exclude_paths=tuple(self.exclude_paths),
-            duration_buckets=tuple(self.duration_buckets),
-            size_buckets=tuple(self.size_buckets),
-            max_series=self.max_series,
-        )
+        return HttpOptions(**{f.name: getattr(self, f.name) for f in fields(HttpOptions)})
 
 
 @dataclass(frozen=True)
