@@ -147,8 +147,9 @@ class PagerDutyTarget(_Target):
 
 
 class AlertmanagerTarget(_Target):
-    #: Alertmanager's base URL, e.g. ``http://alertmanager:9093``.
-    url: str
+    #: Alertmanager's base URL, e.g. ``http://alertmanager:9093`` (may hold
+    #: ``user:password@``, so it is kept secret in logs and errors).
+    url: SecretStr
     timeout: PositiveDuration = 10.0
 
 

@@ -121,6 +121,9 @@ class CollectorTask:
                     self._inflight.cancel()  # coroutines can be stopped; threads cannot
             except Exception as exc:
                 error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                # The one-line reason goes to the error log; the traceback, for
+                # finding a collector's bug, to debug (`watchkeeper run -v`).
+                log.debug("collector %s raised", c.name, exc_info=exc)
         duration = time.perf_counter() - started
         checked = check_samples(result, ts)
         if error is None and checked.problem is not None:

@@ -35,7 +35,7 @@ class AlertmanagerChannel(Channel):
 
     async def send(self, n: Notification) -> None:
         body = json.dumps(postable_alerts(n)).encode()
-        url = self.cfg.url.rstrip("/") + "/api/v2/alerts"
+        url = self.cfg.url.get_secret_value().rstrip("/") + "/api/v2/alerts"
         await post_json(self.client, url, body, f"alertmanager {self.key}")
 
     async def aclose(self) -> None:
