@@ -10,8 +10,10 @@ Usage: python bench/django.py [--quick] [--no-peer]
    per-request time minus bare Django's. django-prometheus lives in a
    throw-away venv under ``.bench/`` that also sees this project's packages.
 2. Under gunicorn (2 sync workers) + wrk: requests/s with watchkeeper
-   (multiprocess directory set) vs bare, for a trivial view and for a view
-   making 3 PostgreSQL queries, runs interleaved; worker RSS after the load.
+   (multiprocess directory set) vs bare, both servers up side by side and
+   short wrk runs alternated round by round; ``rps_ratio`` is the median of
+   the paired per-round ratios (with IQR and range), for a trivial view and
+   (full mode) a view making 3 PostgreSQL queries; worker RSS after the load.
 3. In-process, the same method for the WSGI and ASGI middlewares: a trivial
    Flask view through ``app.wsgi_app`` (``flask_overhead_us``), trivial
    Starlette and FastAPI endpoints through the whole ASGI app on one event
@@ -398,7 +400,8 @@ def start_gunicorn(
     raise SystemExit(f"gunicorn ({variant}) did not start")
 
 
-def wrk(url: str, prefix: str, seconds: int, script_dir: Path) -> float:
+def wrk(url: str, prefix: str, seconds: int, script_dir: Path) -> tuple[float, int]:
+    """Requests/s and requests completed by one wrk run against ``/<prefix>/<random id>/``."""
     script = script_dir / f"{prefix}.lua"
     script.write_text(f'PREFIX = "{prefix}"\n' + WRK_LUA)
     out = subprocess.run(
@@ -408,10 +411,11 @@ def wrk(url: str, prefix: str, seconds: int, script_dir: Path) -> float:
         check=True,
     ).stdout
     match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    done = re.search(r"(\d+) requests in ", out)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if match is None or errors is not None:
+    if match is None or done is None or errors is not None:
         raise SystemExit(f"wrk failed:\n{out}")
-    return float(match.group(1))
+    return float(match.group(1)), int(done.group(1))
 
 
 def worker_rss_mib(proc: subprocess.Popen[bytes]) -> float:
@@ -421,12 +425,18 @@ def worker_rss_mib(proc: subprocess.Popen[bytes]) -> float:
     return statistics.mean(c.memory_info().rss for c in children) / 2**20
 
 
-def under_gunicorn(quick: bool) -> dict[str, float]:
-    if shutil.which("wrk") is None:
-        log("wrk not installed (apt-get install -y wrk): skipping the gunicorn part")
-        return {}
-    seconds, reps = (3, 2) if quick else (10, 3)
-    tmp = Path(tempfile.mkdtemp(prefix="wk-bench-django-"))
+def workers_cpu_s(proc: subprocess.Popen[bytes]) -> float:
+    """CPU seconds (user + system) used so far by the server's worker processes."""
+    import psutil
+
+    total = 0.0
+    for child in psutil.Process(proc.pid).children():
+        times = child.cpu_times()
+        total += times.user + times.system
+    return total
+
+
+def write_site(tmp: Path) -> Path:
     site = tmp / "site"
     (site / "benchsite").mkdir(parents=True)
     (site / "benchsite" / "__init__.py").write_text("")
@@ -435,48 +445,122 @@ def under_gunicorn(quick: bool) -> dict[str, float]:
     (site / "benchsite" / "wsgi.py").write_text(
         "from django.core.wsgi import get_wsgi_application\napplication = get_wsgi_application()\n"
     )
-    rps: dict[tuple[str, str], list[float]] = {}
-    rss: dict[str, float] = {}
-    requests_sent = 0
-    try:
-        for rep in range(reps):
-            for variant in ("bare", "watchkeeper") if rep % 2 == 0 else ("watchkeeper", "bare"):
-                proc, url = start_gunicorn(site, variant, tmp / "metrics")
-                try:
-                    for prefix in ("items", "q3"):
-                        wrk(url, prefix, 1, tmp)  # warm-up: connections, caches
-                        value = wrk(url, prefix, seconds, tmp)
-                        rps.setdefault((variant, prefix), []).append(value)
-                        log(f"{variant} /{prefix}/: {value:.0f} req/s")
-                    rss[variant] = worker_rss_mib(proc)
-                    if variant == "watchkeeper":
-                        import httpx
+    return site
 
-                        text = httpx.get(
-                            url + "/monitoring/metrics", headers={"Authorization": "Bearer t"}
-                        ).text
-                        requests_sent = int(
-                            sum(
-                                float(line.rsplit(" ", 1)[1])
-                                for line in text.splitlines()
-                                if line.startswith("http_requests_total{")
-                            )
-                        )
-                finally:
-                    proc.terminate()
-                    proc.wait(20)
+
+def counted_requests(url: str) -> int:
+    """The sum of ``http_requests_total`` on the instrumented server's /metrics."""
+    import httpx
+
+    text = httpx.get(url + "/monitoring/metrics", headers={"Authorization": "Bearer t"}).text
+    return int(
+        sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("http_requests_total{")
+        )
+    )
+
+
+def quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def under_gunicorn(quick: bool, rounds: int | None = None) -> dict[str, object]:
+    """rps with watchkeeper / bare: both servers up at once, short wrk runs alternated.
+
+    The machine is shared and its speed drifts by 2x within seconds, so one
+    long run per variant measures the drift, not the middleware. Both
+    gunicorns (same settings: 2 sync workers) stay up side by side; each
+    round runs wrk against one then the other (order flipped every round)
+    and gives one paired ratio; the figure is the median of those ratios,
+    with its spread. ``--quick`` measures the trivial view only.
+
+    The workers' CPU time per request (user + system, from /proc) is far
+    less sensitive to what else runs on the machine than requests/s:
+    ``rps_ratio_cpu`` (bare CPU per request / instrumented, median of the
+    paired rounds) is the throughput ratio of CPU-bound workers.
+    """
+    if shutil.which("wrk") is None:
+        log("wrk not installed (apt-get install -y wrk): skipping the gunicorn part")
+        return {}
+    seconds = 2 if quick else 3
+    rounds = rounds or (6 if quick else 15)
+    prefixes = ("items",) if quick else ("items", "q3")
+    tmp = Path(tempfile.mkdtemp(prefix="wk-bench-django-"))
+    site = write_site(tmp)
+    servers: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
+    rps: dict[tuple[str, str], list[float]] = {}
+    ratios: dict[str, list[float]] = {}
+    cpu_us: dict[tuple[str, str], list[float]] = {}
+    cpu_ratios: dict[str, list[float]] = {}
+    sent = 0
+    try:
+        for variant in ("bare", "watchkeeper"):
+            servers[variant] = start_gunicorn(site, variant, tmp / "metrics")
+        for prefix in prefixes:
+            for _, url in servers.values():
+                wrk(url, prefix, 1, tmp)  # warm-up: connections, caches, label series
+        before = counted_requests(servers["watchkeeper"][1])
+        for i in range(rounds):
+            order = ("bare", "watchkeeper") if i % 2 == 0 else ("watchkeeper", "bare")
+            for prefix in prefixes:
+                got: dict[str, float] = {}
+                cpu: dict[str, float] = {}
+                for variant in order:
+                    proc, url = servers[variant]
+                    cpu_before = workers_cpu_s(proc)
+                    got[variant], done = wrk(url, prefix, seconds, tmp)
+                    cpu[variant] = (workers_cpu_s(proc) - cpu_before) / done * 1e6
+                    rps.setdefault((variant, prefix), []).append(got[variant])
+                    cpu_us.setdefault((variant, prefix), []).append(cpu[variant])
+                    if variant == "watchkeeper":
+                        sent += done
+                ratios.setdefault(prefix, []).append(got["watchkeeper"] / got["bare"])
+                cpu_ratios.setdefault(prefix, []).append(cpu["bare"] / cpu["watchkeeper"])
+                log(
+                    f"round {i + 1}/{rounds} /{prefix}/: bare {got['bare']:.0f}, "
+                    f"watchkeeper {got['watchkeeper']:.0f} req/s, "
+                    f"ratio {ratios[prefix][-1]:.3f}; worker CPU/request bare "
+                    f"{cpu['bare']:.0f} µs, watchkeeper {cpu['watchkeeper']:.0f} µs, "
+                    f"ratio {cpu_ratios[prefix][-1]:.3f}"
+                )
+        counted = counted_requests(servers["watchkeeper"][1]) - before
+        rss = {variant: worker_rss_mib(proc) for variant, (proc, _) in servers.items()}
     finally:
+        for proc, _ in servers.values():
+            proc.terminate()
+            proc.wait(20)
         shutil.rmtree(tmp, ignore_errors=True)
-    med = {k: statistics.median(v) for k, v in rps.items()}
-    return {
-        "bare_rps_trivial": round(med[("bare", "items")]),
-        "rps_ratio": round(med[("watchkeeper", "items")] / med[("bare", "items")], 3),
-        "bare_rps_3_queries": round(med[("bare", "q3")]),
-        "rps_ratio_3_queries": round(med[("watchkeeper", "q3")] / med[("bare", "q3")], 3),
-        "worker_rss_mib_bare": round(rss["bare"], 1),
-        "worker_rss_mib_watchkeeper": round(rss["watchkeeper"], 1),
-        "last_run_requests_counted": requests_sent,
-    }
+    result: dict[str, object] = {"rps_rounds": rounds, "rps_seconds_per_run": seconds}
+    for prefix, suffix in (("items", ""), ("q3", "_3_queries")):
+        if prefix not in ratios:
+            continue
+        r = ratios[prefix]
+        result[f"bare_rps{suffix or '_trivial'}"] = round(statistics.median(rps[("bare", prefix)]))
+        result[f"rps_ratio{suffix}"] = round(statistics.median(r), 3)
+        iqr = [round(quantile(r, 0.25), 3), round(quantile(r, 0.75), 3)]
+        result[f"rps_ratio{suffix}_iqr"] = iqr
+        result[f"rps_ratio{suffix}_range"] = [round(min(r), 3), round(max(r), 3)]
+        c = cpu_ratios[prefix]
+        for variant in ("bare", "watchkeeper"):
+            result[f"cpu_us_per_request{suffix}_{variant}"] = round(
+                statistics.median(cpu_us[(variant, prefix)]), 1
+            )
+        result[f"rps_ratio_cpu{suffix}"] = round(statistics.median(c), 3)
+        result[f"rps_ratio_cpu{suffix}_iqr"] = [
+            round(quantile(c, 0.25), 3),
+            round(quantile(c, 0.75), 3),
+        ]
+    result.update(
+        worker_rss_mib_bare=round(rss["bare"], 1),
+        worker_rss_mib_watchkeeper=round(rss["watchkeeper"], 1),
+        # wrk does not count responses cut off when its time is up: counted >= sent.
+        measured_requests_sent=sent,
+        measured_requests_counted=counted,
+    )
+    return result
 
 
 def main() -> None:

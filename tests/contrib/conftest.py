@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from conftest import free_port, require_service
-from contrib.site_project import write_project
+from contrib.site_project import REDIS_DB, write_project
 
 PYTHON = sys.executable
 BIN = Path(sys.executable).parent
@@ -34,6 +34,22 @@ def shop_db() -> Iterator[str]:
     finally:
         with psycopg.connect("host=127.0.0.1 user=postgres dbname=test", autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def shop_redis(shop_db: str) -> Iterator[None]:
+    """The machine's Redis as the shop's cache; the session's keys are deleted at the end."""
+    require_service("redis", port=6379)
+    import redis
+
+    client = redis.Redis(port=6379, db=REDIS_DB)
+    try:
+        yield
+    finally:
+        keys = list(client.scan_iter(f"{shop_db}:*"))
+        if keys:
+            client.delete(*keys)
+        client.close()
 
 
 def shop_env(project: Path, db: str, metrics_dir: Path | None, **extra: str) -> dict[str, str]:
@@ -65,7 +81,7 @@ def manage(
 
 
 @pytest.fixture(scope="session")
-def shop(tmp_path_factory: pytest.TempPathFactory, shop_db: str) -> Path:
+def shop(tmp_path_factory: pytest.TempPathFactory, shop_db: str, shop_redis: None) -> Path:
     project = write_project(tmp_path_factory.mktemp("shop"))
     env = shop_env(project, shop_db, None)
     done = manage(project, env, "migrate", "--noinput")
@@ -97,7 +113,16 @@ class Server:
                 self.proc.wait()
 
 
-def start_server(args: list[str], cwd: Path, env: dict[str, str], port: int, log: Path) -> Server:
+def start_server(
+    args: list[str],
+    cwd: Path,
+    env: dict[str, str],
+    port: int,
+    log: Path,
+    *,
+    ready_path: str = "/monitoring/livez",
+) -> Server:
+    """The server started by ``args``, once ``ready_path`` answers (fails the test otherwise)."""
     out = open(log, "wb")  # noqa: SIM115 - closed with the process
     proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
     server = Server(proc, port, log)
@@ -106,7 +131,7 @@ def start_server(args: list[str], cwd: Path, env: dict[str, str], port: int, log
         if proc.poll() is not None:
             pytest.fail(f"server exited at start:\n{log.read_text()[-3000:]}")
         try:
-            httpx.get(server.url + "/monitoring/livez", timeout=1)
+            httpx.get(server.url + ready_path, timeout=1)
             return server
         except httpx.TransportError:
             time.sleep(0.05)  # waiting for the port to open: no event to await

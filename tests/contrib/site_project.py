@@ -1,15 +1,20 @@
 """A real Django project written into a temporary directory for the integration tests.
 
 Settings, URLs and views (sync and async) of a small shop; PostgreSQL is its
-database (a private database created per test session), the cache is
-local memory. ``write_project`` returns the directory to run gunicorn,
-uvicorn and manage.py from.
+database (a private database created per test session) and the machine's
+Redis its cache (Django's own ``RedisCache``, on database ``REDIS_DB``, keys
+prefixed with the session's database name so runs never share keys).
+``write_project`` returns the directory to run gunicorn, uvicorn and
+manage.py from.
 """
 
 from __future__ import annotations
 
 import textwrap
 from pathlib import Path
+
+#: The machine's Redis database the shop's cache uses (no other test uses it).
+REDIS_DB = 9
 
 SETTINGS = """
 import os
@@ -41,7 +46,13 @@ DATABASES = {
         "CONN_MAX_AGE": 60,
     }
 }
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": os.environ.get("SHOP_REDIS_URL", "redis://127.0.0.1:6379/@REDIS_DB@"),
+        "KEY_PREFIX": os.environ["SHOP_DB"],
+    }
+}
 USE_TZ = True
 LOGIN_URL = "/login/"
 WATCHKEEPER = {
@@ -163,7 +174,7 @@ def write_project(root: Path) -> Path:
     pkg.mkdir(parents=True, exist_ok=True)
     (pkg / "__init__.py").write_text("")
     for name, text in {
-        "settings.py": SETTINGS,
+        "settings.py": SETTINGS.replace("@REDIS_DB@", str(REDIS_DB)),
         "urls.py": URLS,
         "views.py": VIEWS,
         "wsgi.py": WSGI,
