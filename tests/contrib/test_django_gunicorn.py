@@ -209,8 +209,11 @@ def test_failed_logins_and_staff_pages(served) -> None:  # type: ignore[no-untyp
         assert not any("203.0.113.9" in str(labels) for (_, labels) in samples)
 
         # Anonymous: health status only, no details; metrics refused without token.
+        hits_before = value(samples, "cache_hits_total", alias="default")
         public = client.get("/monitoring/health").json()
         assert set(public) == {"status"}
+        # The cache health check's own get is not counted as site traffic.
+        assert value(scrape(server), "cache_hits_total", alias="default") == hits_before
         assert client.get("/monitoring/metrics").status_code == 401
         assert (
             client.get("/monitoring/security", headers={"Accept": "application/json"}).status_code

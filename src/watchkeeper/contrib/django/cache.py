@@ -64,6 +64,8 @@ def instrument(backend: Any, alias: str, metrics: CacheMetrics) -> Any:
 
     backend.get = counted_get
     backend.get_many = counted_get_many
+    # For watchkeeper's own health check, which must not count as site traffic.
+    backend._watchkeeper_uncounted_get = get
     backend._watchkeeper_alias = alias
     return backend
 
