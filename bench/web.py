@@ -5,19 +5,34 @@ What it measures (each against the same generated data, on loopback):
 - ``query_range`` of 1 series over 24 h at a 10 s step (8,640 points): p50, p99;
 - ``query_range`` of 1 series over 30 days at a 1 h step: p50;
 - ``/api/v1/series`` selecting 17 of 200 series, and ``/api/v1/labels``: p50;
-- live latency: a sample written by the run loop's writer -> its SSE event read
-  by a client (``live_latency_*``), and from the sample's own timestamp
-  (collection time, so including the writer's flush interval) -> the client
-  (``live_from_sample_*``).
+- ``query_range`` of 100 series over 24 h at a 60 s step (1,440 points each):
+  ``query_range_p50_ms`` (the issue's figure), p99;
+- in headless Chromium (Debian's, driven by Playwright), on the overview at its
+  24 h range over 24 h of seeded host data: ``first_render_ms``, from
+  navigation start to the first animation frame after every overview chart
+  drew its data (fresh browser context each load: empty HTTP cache, the
+  headline), and the same with a warm cache (``first_render_warm_ms``);
+- live latency in the page: a batch durably stored by the run loop's writer
+  (the server's timestamp in the SSE frame, taken right after the store
+  append returns) -> the frame's arrival in the page's ``samples`` handler
+  (``live_latency_*``), -> the next animation frame after the charts took it
+  (``live_to_chart_*``), and from each sample's collection timestamp -> the
+  page (``live_from_collection_*``: includes the writer's 1 s flush interval);
+- the same stream read by a plain HTTP client at the same time
+  (``live_client_*``, ``live_from_sample_*``).
 
 The data: noisy gauges (mean-reverting random walks with decimals, jittered
-timestamps) from a fixed seed, written through the store API into the file a
+timestamps) and counters from a fixed seed, the host series under the labels
+this machine's host collector uses (so the history continues into the live
+data), written through the store API into the file a
 ``watchkeeper run`` subprocess then serves (its own collectors keep writing,
 which feeds the live stream). The same samples go to Prometheus through
 ``promtool tsdb create-blocks-from openmetrics``; Prometheus is started on
 loopback over those blocks and asked the same queries in the same run.
 
 Usage: ``python bench/web.py [--quick]``; the last stdout line is JSON.
+Needs ``/usr/bin/chromium`` (Debian's) for the page figures; without it they
+are reported as not measured.
 """
 
 from __future__ import annotations
@@ -49,6 +64,10 @@ MANY = "bench_requests_inflight"  # 200 series, 1 h at 10 s
 SHORT_SEL = f'{SHORT}{{instance="web-1"}}'
 LONG_SEL = f'{LONG}{{instance="web-1"}}'
 SERIES_SEL = f'{MANY}{{group="g00"}}'  # 17 of the 200
+WIDE = "bench_worker_busy_percent"  # 100 series, 24 h at 10 s
+WIDE_SERIES = 100
+HOST_INSTANCE = "bench-host"  # the run's global ``instance`` label
+Data = list[tuple[str, dict[str, str], Any, Any]]
 #: Raw samples kept 40 days: the 30-day series must survive the run's retention.
 RETENTION_MS = {0: 40 * DAY_MS, 60_000: 90 * DAY_MS, 3_600_000: 730 * DAY_MS}
 
@@ -71,7 +90,62 @@ def _stamps(rng: np.random.Generator, end_ms: int, n: int, step_ms: int) -> Any:
     return end_ms - np.arange(n)[::-1] * step_ms + rng.integers(0, 400, n)
 
 
-def generate(end_ms: int) -> list[tuple[str, dict[str, str], Any, Any]]:
+def _counter(rng: np.random.Generator, n: int, last: float, mean_rate: float) -> Any:
+    """A counter over ``n`` 10 s steps ending at ``last`` (the live value: no false reset)."""
+    rate = _walk(rng, n, mean_rate, mean_rate / 8, 0, mean_rate * 4)
+    before = np.concatenate(([0.0], np.cumsum(rate[::-1][:-1] * 10)))[::-1]
+    return np.round(np.maximum(last - before, 0), 0)
+
+
+def host_label_sets() -> dict[str, list[tuple[dict[str, str], float]]]:
+    """The overview's host series as this machine's host collector labels them, with values."""
+    from watchkeeper.collect.host import HostCollector
+
+    wanted = {
+        "host_cpu_usage_percent",
+        "host_memory_usage_percent",
+        "host_disk_usage_percent",
+        "host_load1",
+        "host_network_receive_bytes_total",
+        "host_network_transmit_bytes_total",
+    }
+    collector = HostCollector()
+    now = int(time.time() * 1000)
+    list(collector.collect(now))  # CPU usage needs two readings
+    time.sleep(0.2)
+    out: dict[str, list[tuple[dict[str, str], float]]] = {n: [] for n in sorted(wanted)}
+    for s in collector.collect(now + 200):
+        if s.name in wanted:
+            labels = {"instance": HOST_INSTANCE, **dict(s.labels)}
+            out[s.name].append((labels, s.value))
+    return out
+
+
+def generate_host(rng: np.random.Generator, end_ms: int) -> Data:
+    """24 h at 10 s of the overview's host panels: CPU, memory, disk, load, network."""
+    n = DAY_MS // 10_000
+    out: Data = []
+    shape = {
+        "host_cpu_usage_percent": (35.0, 3.0, 0.0, 100.0),
+        "host_memory_usage_percent": (45.0, 0.8, 0.0, 100.0),
+        "host_load1": (1.2, 0.15, 0.0, 64.0),
+    }
+    for name, series in host_label_sets().items():
+        for labels, value in series:
+            ts = _stamps(rng, end_ms, n, 10_000)
+            if name in shape:
+                vs = _walk(rng, n, *shape[name])
+            elif name == "host_disk_usage_percent":
+                vs = _walk(rng, n, value, 0.05, 0, 100)  # disks fill slowly
+            elif value > 0:  # a busy interface: a counter ending where the live one is
+                vs = _counter(rng, n, value, min(200_000.0, value / n / 20))
+            else:  # an idle interface stays at 0
+                vs = np.zeros(n)
+            out.append((name, labels, ts, vs))
+    return out
+
+
+def generate(end_ms: int) -> Data:
     """(name, labels, timestamps, values) for every series; same seed, same data."""
     rng = np.random.default_rng(SEED)
     out = []
@@ -85,33 +159,58 @@ def generate(end_ms: int) -> list[tuple[str, dict[str, str], Any, Any]]:
         group = "g00" if i < 17 else f"g{1 + (i - 17) % 9:02d}"
         labels = {"instance": f"i-{i:03d}", "group": group, "job": "api"}
         out.append((MANY, labels, _stamps(rng, end_ms, n, 10_000), _walk(rng, n, 20, 1.0, 0, 200)))
+    n = DAY_MS // 10_000
+    for i in range(WIDE_SERIES):
+        labels = {"instance": f"w-{i:03d}", "job": "worker", "zone": f"z{i % 4}"}
+        mean = float(rng.uniform(10, 80))
+        out.append((WIDE, labels, _stamps(rng, end_ms, n, 10_000), _walk(rng, n, mean, 2, 0, 100)))
+    out.extend(generate_host(np.random.default_rng(SEED + 1), end_ms))
     return out
 
 
-def write_store(path: Path, data: list[tuple[str, dict[str, str], Any, Any]]) -> int:
+def write_store(path: Path, data: Data) -> int:
+    """All series merged in time order, 20,000 samples per append, as collectors deliver them.
+
+    The store rejects samples older than its head boundary (as Prometheus's
+    head does): writing one whole series after another would lose most of
+    them once the head is cut. Any rejection is an error here.
+    """
     from watchkeeper.store import open_store
 
+    ts = np.concatenate([d[2] for d in data])
+    vs = np.concatenate([d[3] for d in data])
+    which = np.concatenate([np.full(len(d[2]), i) for i, d in enumerate(data)])
+    order = np.argsort(ts, kind="stable")
+    names = [d[0] for d in data]
+    labels = [Labels(d[1]) for d in data]
     store = open_store(path, retention_ms=RETENTION_MS)
     total = 0
     try:
-        batch: list[Sample] = []
-        for name, labels, ts, vs in data:
-            lab = Labels(labels)
-            for t, v in zip(ts.tolist(), vs.tolist(), strict=True):
-                batch.append(Sample(name, lab, t, v))
-            if len(batch) >= 20_000:
-                store.append(batch)
-                total += len(batch)
-                batch = []
-        if batch:
+        for lo in range(0, len(order), 20_000):
+            part = order[lo : lo + 20_000]
+            batch = [
+                Sample(names[i], labels[i], t, v)
+                for i, t, v in zip(
+                    which[part].tolist(), ts[part].tolist(), vs[part].tolist(), strict=True
+                )
+            ]
             store.append(batch)
             total += len(batch)
+        # Cut and compact as a store that collected for 24 h already has (its maintenance
+        # thread may not have got there yet): the history in blocks, only the newest in the head.
+        maintain = getattr(store, "run_maintenance", None)
+        if maintain is not None:
+            maintain()
+        counters: Any = store.stats().extra.get("counters", {})
+        rejected = int(counters.get("rejected_too_old", 0))
     finally:
         store.close()
+    if rejected:
+        raise RuntimeError(f"the store rejected {rejected} of {total} seeded samples as too old")
     return total
 
 
-def write_openmetrics(path: Path, data: list[tuple[str, dict[str, str], Any, Any]]) -> None:
+def write_openmetrics(path: Path, data: Data) -> None:
     """The same samples in OpenMetrics text for ``promtool tsdb create-blocks-from``."""
     with path.open("w") as f:
         for name in dict.fromkeys(d[0] for d in data):
@@ -151,12 +250,15 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], what: str, timeout: float
     raise RuntimeError(f"{what} did not answer at {url}")
 
 
+USER, PASSWORD = "bench", "bench-password-123"
+
+
 def start_watchkeeper(workdir: Path, store: Path) -> tuple[subprocess.Popen[bytes], str, str]:
     """``watchkeeper run`` over ``store`` with a viewer token; returns (process, url, token)."""
     from watchkeeper.web.authdb import AuthDB
 
     db = AuthDB(store.parent / "web.db")
-    db.add_user("bench", "bench-password-123", "viewer")
+    db.add_user(USER, PASSWORD, "viewer")
     token = db.create_token("bench", "bench")
     db.close()
     port = free_port()
@@ -164,6 +266,7 @@ def start_watchkeeper(workdir: Path, store: Path) -> tuple[subprocess.Popen[byte
     config.write_text(
         json.dumps(  # YAML is a superset of JSON
             {
+                "global": {"labels": {"instance": HOST_INSTANCE}},
                 "storage": {"path": str(store), "retention": "40d"},
                 "web": {"port": port},
                 "log": {"level": "warning"},
@@ -182,9 +285,7 @@ def start_watchkeeper(workdir: Path, store: Path) -> tuple[subprocess.Popen[byte
     return proc, url, token
 
 
-def start_prometheus(
-    workdir: Path, data: list[tuple[str, dict[str, str], Any, Any]]
-) -> tuple[subprocess.Popen[bytes], str, int] | None:
+def start_prometheus(workdir: Path, data: Data) -> tuple[subprocess.Popen[bytes], str, int] | None:
     """Prometheus 2.42 over the same samples (backfilled blocks); None when not installed."""
     prom, promtool = shutil.which("prometheus"), shutil.which("promtool")
     if prom is None or promtool is None:
@@ -275,6 +376,16 @@ def query_suite(url: str, headers: dict[str, str], end_s: float, n: int) -> dict
             },
             n,
         ),
+        "query_range": (  # the issue's figure: 100 series, 24 h, 60 s step
+            "/api/v1/query_range",
+            {
+                "query": WIDE,
+                "start": f"{end_s - day:.3f}",
+                "end": f"{end_s:.3f}",
+                "step": "60",
+            },
+            max(10, n // 4),  # 144,000 points a request: fewer of them
+        ),
         "series": ("/api/v1/series", {"match[]": SERIES_SEL}, 2 * n),
         "labels": ("/api/v1/labels", {}, 2 * n),
     }
@@ -312,6 +423,193 @@ def live_latency(
             if time.monotonic() > deadline:
                 break
     return written, sampled
+
+
+# -- the page, in headless Chromium ---------------------------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+#: Injected before the page's own scripts (through DevTools, so the CSP, which
+#: forbids inline scripts, does not apply to it). It only observes:
+#: - every animation frame it checks ``data-charts-ready`` (set by dashboard.js
+#:   once every panel has built its uPlot chart with data); the first frame
+#:   that sees it is the one that paints them: ``performance.now()`` there,
+#:   which counts from navigation start, is the render time;
+#: - ``__wkOnLive`` (called by dashboard.js for every ``samples`` frame, before
+#:   the charts take it) records the arrival time on the wall clock the server
+#:   also uses, and the next animation frame after the charts took the points.
+PAGE_PROBE = """
+(() => {
+  const rec = window.__wkBench = { live: [] };
+  const stages = () => {  // where the first render's time went (Navigation/Resource Timing)
+    const nav = performance.getEntriesByType("navigation")[0];
+    const api = performance.getEntriesByType("resource")
+      .filter(e => e.name.includes("/api/v1/query_range"));
+    return {
+      html: nav.responseEnd,
+      dom_ready: nav.domContentLoadedEventEnd || performance.now(),
+      queries_start: Math.min(...api.map(e => e.startTime)),
+      queries_done: Math.max(...api.map(e => e.responseEnd)),
+    };
+  };
+  const wall = () => performance.timeOrigin + performance.now();
+  const tick = () => {
+    if (document.body && document.body.dataset.chartsReady === "1") {
+      rec.renderedMs = performance.now();
+      rec.readyMs = window.__wkChartsReadyMs;
+      rec.stages = stages();
+      return;
+    }
+    requestAnimationFrame(tick);
+  };
+  requestAnimationFrame(tick);
+  window.__wkOnLive = (msg) => {
+    const entry = { w: msg.w, at: wall(), stamps: [] };
+    const seen = new Set();
+    for (const rows of Object.values(msg.s)) for (const r of rows) seen.add(r[1]);
+    entry.stamps = Array.from(seen);
+    rec.live.push(entry);
+    // The handler pushes the points right after this hook returns and asks for
+    // a frame; a frame requested after that (from a microtask) runs after it.
+    queueMicrotask(() => requestAnimationFrame(() => { entry.drawn = wall(); }));
+  };
+})();
+"""
+CANVAS_PIXELS = """() => Array.from(document.querySelectorAll('section.panel')).map(p => {
+  const c = p.querySelector('canvas');
+  if (!c) return 0;
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] !== 0) n++;
+  return n; })"""
+
+
+def browser_suite(
+    url: str, user: str, password: str, loads: int, live_s: float, headers: dict[str, str]
+) -> dict[str, Any]:
+    """First render (cold and warm cache), then live latency in the page, raw figures in ms."""
+    import threading
+
+    from playwright.sync_api import ViewportSize, sync_playwright
+
+    overview = f"{url}/?range=86400"  # the picker's 24 h range, as a link carries it
+    out: dict[str, Any] = {}
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            viewport: ViewportSize = {"width": 1280, "height": 900}
+            login = browser.new_context(viewport=viewport)
+            page = login.new_page()
+            page.goto(f"{url}/login")
+            page.fill("#username", user)
+            page.fill("#password", password)
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{url}/")
+            state = login.storage_state()
+            login.close()
+
+            def render(page: Any) -> dict[str, float]:
+                page.goto(overview, wait_until="commit")
+                page.wait_for_function(
+                    "() => window.__wkBench && window.__wkBench.renderedMs", timeout=60_000
+                )
+                got: dict[str, float] = page.evaluate("() => window.__wkBench")
+                return got
+
+            # Cold: a fresh context per load (empty HTTP cache), the session cookie only.
+            cold: list[float] = []
+            ready: list[float] = []
+            stages: list[dict[str, float]] = []
+            for i in range(loads):
+                ctx = browser.new_context(viewport=viewport, storage_state=state)
+                ctx.add_init_script(PAGE_PROBE)
+                page = ctx.new_page()
+                got = render(page)
+                cold.append(got["renderedMs"])
+                ready.append(got["readyMs"])
+                stages.append(got["stages"])  # type: ignore[arg-type]
+                if i == 0:  # check once that every chart really drew data
+                    panels = page.evaluate(
+                        "Array.from(document.querySelectorAll('section.panel')).map(p =>"
+                        " [p.dataset.panel, p.querySelector('.empty').hidden])"
+                    )
+                    pixels = page.evaluate(CANVAS_PIXELS)
+                    empty = [pid for pid, hidden in panels if not hidden]
+                    if empty or not all(n > 500 for n in pixels):
+                        raise RuntimeError(f"overview panels without data: {empty} {pixels}")
+                    out["overview_panels"] = [pid for pid, _ in panels]
+                    out["range_shown_s"] = int(page.eval_on_selector("#range", "e => e.value"))
+                    if out["range_shown_s"] != 86400:
+                        raise RuntimeError(f"the overview shows {out['range_shown_s']} s, not 24 h")
+                ctx.close()
+            # Warm: one context, the overview opened again and again (cached assets).
+            ctx = browser.new_context(viewport=viewport, storage_state=state)
+            ctx.add_init_script(PAGE_PROBE)
+            page = ctx.new_page()
+            render(page)
+            warm = [render(page)["renderedMs"] for _ in range(loads)]
+
+            # Live: leave the page open; a plain HTTP client reads the same stream meanwhile.
+            page.wait_for_selector("#live-status[data-state='ok']")
+            page.evaluate("() => { window.__wkBench.live = []; }")
+            client: dict[str, list[float]] = {}
+
+            def read_stream() -> None:
+                client["written"], client["sampled"] = live_latency(url, headers, live_s)
+
+            reader = threading.Thread(target=read_stream)
+            reader.start()
+            page.wait_for_timeout(live_s * 1000)
+            reader.join()
+            page.wait_for_timeout(100)  # let the last frame's draw land
+            frames = page.evaluate("() => window.__wkBench.live")
+            ctx.close()
+        finally:
+            browser.close()
+    out["first_render_cold"] = cold
+    out["first_render_ready"] = ready
+    out["first_render_stages"] = {k: pct([s[k] for s in stages], 0.5) for k in stages[0]}
+    out["first_render_warm"] = warm
+    out["live_page"] = [f["at"] - f["w"] for f in frames]
+    out["live_drawn"] = [f["drawn"] - f["w"] for f in frames if "drawn" in f]
+    out["live_collected"] = [f["at"] - s for f in frames for s in f["stamps"]]
+    out["live_client"] = client
+    return out
+
+
+def query_range_breakdown(store_path: Path, end_ms: int, runs: int = 3) -> dict[str, float]:
+    """Where the 100-series ``query_range`` spends its time, in this process (median of runs).
+
+    A read-only store over the running server's file (it sees what the server
+    sees): the query engine including the store read, then the JSON text.
+    """
+    from watchkeeper.query import range_query
+    from watchkeeper.store import open_store
+    from watchkeeper.web.prom_format import matrix_json
+
+    store = open_store(store_path, readonly=True)
+    engine, fmt = [], []
+    try:
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            res = range_query(store, WIDE, end_ms - DAY_MS, end_ms, 60_000)
+            t1 = time.perf_counter()
+            matrix_json((dict(s.labels), s.timestamps, s.values) for s in res.series)
+            t2 = time.perf_counter()
+            engine.append((t1 - t0) * 1000)
+            fmt.append((t2 - t1) * 1000)
+    finally:
+        store.close()
+    return {
+        "query_range_in_process_engine_ms": pct(engine, 0.5),
+        "query_range_in_process_json_ms": pct(fmt, 0.5),
+    }
 
 
 def agree(a: Any, b: Any) -> bool:
@@ -357,8 +655,9 @@ def main() -> None:
         help="fewer requests, no Prometheus (its backfill and compaction take minutes)",
     )
     args = parser.parse_args()
-    n = 40 if args.quick else 300
-    live_s = 8.0 if args.quick else 60.0
+    n = 30 if args.quick else 300
+    live_s = 10.0 if args.quick else 60.0
+    loads = 5 if args.quick else 15
     started = time.monotonic()
     result: dict[str, Any] = {"quick": args.quick}
     phases: dict[str, float] = {}
@@ -384,8 +683,14 @@ def main() -> None:
             headers = {"Authorization": f"Bearer {token}"}
             ours = query_suite(wk_url, headers, end_s, n)
             t = phase("queries_watchkeeper", t)
-            written, sampled = live_latency(wk_url, headers, live_s)
-            t = phase("live", t)
+            breakdown = query_range_breakdown(work / "watchkeeper.db", end_ms)
+            if os.path.exists(CHROMIUM):
+                page = browser_suite(wk_url, USER, PASSWORD, loads, live_s, headers)
+                written, sampled = page["live_client"]["written"], page["live_client"]["sampled"]
+            else:
+                page = None
+                written, sampled = live_latency(wk_url, headers, live_s)
+            t = phase("browser_and_live", t)
             stop(wk)
             if not args.quick:
                 prom = start_prometheus(work, data)
@@ -405,16 +710,49 @@ def main() -> None:
         result[f"{name}_p99_ms"] = pct(got["times"], 0.99)
     points = ours["query_range_24h"]["body"]["data"]["result"][0]["values"]
     result["query_range_24h_points"] = len(points)
+    wide = ours["query_range"]["body"]["data"]["result"]
+    result["query_range_series"] = len(wide)
+    result["query_range_points"] = sum(len(r["values"]) for r in wide)
+    result.update(breakdown)
     result["series_found"] = len(ours["series"]["body"]["data"])
-    result["live_latency_p50_ms"] = pct(written, 0.5)
-    result["live_latency_p99_ms"] = pct(written, 0.99)
+    if page is not None:
+        result["first_render_ms"] = pct(page["first_render_cold"], 0.5)
+        result["first_render_basis"] = (
+            "median over fresh browser contexts (empty HTTP cache, logged-in cookie): "
+            "navigation start -> first animation frame after every overview chart drew "
+            "its 24 h of data"
+        )
+        result["first_render_cold_max_ms"] = round(max(page["first_render_cold"]), 2)
+        result["first_render_first_load_ms"] = round(page["first_render_cold"][0], 2)
+        result["first_render_warm_ms"] = pct(page["first_render_warm"], 0.5)
+        result["first_render_charts_built_ms"] = pct(page["first_render_ready"], 0.5)
+        result["first_render_stages_ms"] = page["first_render_stages"]
+        result["first_render_loads"] = len(page["first_render_cold"])
+        result["overview_panels"] = page["overview_panels"]
+        result["overview_range_s"] = page["range_shown_s"]
+        result["live_latency_p50_ms"] = pct(page["live_page"], 0.5)
+        result["live_latency_p99_ms"] = pct(page["live_page"], 0.99)
+        result["live_latency_basis"] = (
+            "server wall clock right after the store append of the batch (the SSE frame's w) "
+            "-> the frame's arrival in the page's samples handler (same machine's clock)"
+        )
+        result["live_to_chart_p50_ms"] = pct(page["live_drawn"], 0.5)
+        result["live_to_chart_p99_ms"] = pct(page["live_drawn"], 0.99)
+        result["live_from_collection_p50_ms"] = pct(page["live_collected"], 0.5)
+        result["live_from_collection_p99_ms"] = pct(page["live_collected"], 0.99)
+        result["live_page_frames"] = len(page["live_page"])
+    else:
+        result["first_render_ms"] = f"not measured: {CHROMIUM} not installed"
+        result["live_latency_p50_ms"] = f"not measured in a page: {CHROMIUM} not installed"
+    result["live_client_p50_ms"] = pct(written, 0.5)
+    result["live_client_p99_ms"] = pct(written, 0.99)
     result["live_from_sample_p50_ms"] = pct(sampled, 0.5)
     result["live_events"] = len(written)
     if theirs is not None:
         for name, got in theirs.items():
             result[f"prometheus_{name}_p50_ms"] = pct(got["times"], 0.5)
             result[f"prometheus_{name}_p99_ms"] = pct(got["times"], 0.99)
-        for name in ("query_range_24h", "query_range_30d_1h"):
+        for name in ("query_range_24h", "query_range_30d_1h", "query_range"):
             result[f"{name}_agrees_with_prometheus"] = agree(
                 ours[name]["body"], theirs[name]["body"]
             )

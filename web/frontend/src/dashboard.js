@@ -38,7 +38,11 @@
     return fetch(url, opts).then(function (r) {
       if (r.status === 401) { window.location = "/login?next=" + encodeURIComponent(location.pathname); }
       return r.json().catch(function () { return {}; }).then(function (j) {
-        if (!r.ok) { throw new Error(j.detail || j.error || ("HTTP " + r.status)); }
+        if (!r.ok) {
+          var d = j.detail;
+          if (Array.isArray(d)) d = d.map(function (x) { return (x.loc || []).slice(1).join(".") + ": " + x.msg; }).join("; ");
+          throw new Error(d || j.error || ("HTTP " + r.status));
+        }
         return j;
       });
     });
@@ -75,6 +79,11 @@
   // -- charts ----------------------------------------------------------------
   var charts = [];
   var rangeSel = document.getElementById("range");
+  // A link may carry its range (/?range=86400); only values the picker offers count.
+  var linked = new URLSearchParams(location.search).get("range");
+  if (rangeSel && Array.prototype.some.call(rangeSel.options, function (o) { return o.value === linked; })) {
+    rangeSel.value = linked;
+  }
   var PALETTE = ["#2563eb", "#db2777", "#059669", "#d97706", "#7c3aed", "#0891b2", "#dc2626", "#4b5563"];
   var DASHES = [[], [6, 3], [2, 2], [8, 3, 2, 3]];
 
@@ -303,7 +312,14 @@
   var alertTable = document.getElementById("alerts-body");
   var canOperate = document.body.dataset.role === "operator" || document.body.dataset.role === "admin";
 
-  var STATE_TEXT = { firing: "▲ firing", pending: "◆ pending", ok: "● ok", inactive: "● inactive" };
+  var STATE_TEXT = { firing: "▲ firing", pending: "◆ pending", ok: "● ok", inactive: "● inactive", resolved: "✔ resolved" };
+  var alertsByFp = {};
+
+  function button(cls, fp, label, allowed, why) {
+    var b = el("button", { "type": "button", "class": cls, "data-fingerprint": fp }, label);
+    if (!allowed) { b.disabled = true; b.title = why; }
+    return b;
+  }
 
   function renderAlerts(list) {
     var badge = document.getElementById("alert-count");
@@ -313,10 +329,12 @@
       badge.hidden = !firing;
     }
     if (!alertTable) return;
+    alertsByFp = {};
     while (alertTable.firstChild) alertTable.removeChild(alertTable.firstChild);
     var empty = document.getElementById("alerts-empty");
     if (empty) empty.hidden = list.length > 0;
     list.forEach(function (a) {
+      alertsByFp[a.fingerprint] = a;
       var tr = el("tr", { "data-fingerprint": a.fingerprint, "class": "state-" + a.state });
       tr.appendChild(el("td", { "class": "state" }, STATE_TEXT[a.state] || a.state));
       var name = el("td");
@@ -326,6 +344,7 @@
         if (k !== "alertname") labels.appendChild(el("span", { "class": "label" }, k + "=" + a.labels[k]));
       });
       name.appendChild(labels);
+      if (a.source !== "rules") name.appendChild(el("div", { "class": "source" }, "source: " + a.source));
       tr.appendChild(name);
       var ann = el("td", { "class": "annotations" });
       Object.keys(a.annotations).sort().forEach(function (k) {
@@ -337,17 +356,18 @@
       tr.appendChild(ann);
       tr.appendChild(el("td", null, new Date(a.active_at * 1000).toLocaleString()));
       var act = el("td", { "class": "actions" });
+      var needOp = "This needs the operator role";
       if (a.acknowledged) {
         act.appendChild(el("span", { "class": "acked" }, "✔ acknowledged by " + a.acknowledged.by));
+        if (canOperate) act.appendChild(button("unack", a.fingerprint, "Unacknowledge", true, ""));
       } else {
-        var b = el("button", { "type": "button", "class": "ack", "data-fingerprint": a.fingerprint }, "Acknowledge");
-        if (!canOperate) { b.disabled = true; b.title = "Acknowledging needs the operator role"; }
-        act.appendChild(b);
+        act.appendChild(button("ack", a.fingerprint, "Acknowledge", canOperate && a.can_acknowledge,
+          canOperate ? "Only firing alerts known to the notifier can be acknowledged" : needOp));
       }
-      ["Resolve", "Silence"].forEach(function (label) {
-        var x = el("button", { "type": "button", "disabled": "disabled", "title": "Needs the notification service, not in this build" }, label);
-        act.appendChild(x);
-      });
+      if (a.can_resolve) act.appendChild(button("resolve", a.fingerprint, "Resolve", canOperate, needOp));
+      act.appendChild(button("silence", a.fingerprint, "Silence", canOperate, needOp));
+      a.silenced_by.forEach(function (id) { act.appendChild(el("span", { "class": "muted" }, "⊘ silenced (" + id + ")")); });
+      a.maintenance.forEach(function (m) { act.appendChild(el("span", { "class": "muted" }, "⊘ maintenance: " + m)); });
       tr.appendChild(act);
       alertTable.appendChild(tr);
     });
@@ -356,6 +376,7 @@
   function refreshAlerts() {
     return api("GET", "/api/wk/v1/alerts").then(renderAlerts).catch(function () {});
   }
+  if (alertTable) refreshAlerts();  // fill alertsByFp for the silence dialog
 
   function refreshPanelStates() {
     if (!charts.length) return;
@@ -370,18 +391,91 @@
     }).catch(function () {});
   }
 
+  // -- actions (operators) -----------------------------------------------------
+  var silenceDialog = document.getElementById("silence-dialog");
+  var silenceForm = document.getElementById("silence-form");
+
+  function openSilenceDialog(fp) {
+    var a = alertsByFp[fp];
+    var lines = [];
+    if (a) Object.keys(a.labels).sort().forEach(function (k) { lines.push(k + "=" + JSON.stringify(a.labels[k])); });
+    document.getElementById("silence-matchers").value = lines.join("\n");
+    document.getElementById("silence-comment").value = "";
+    document.getElementById("silence-error").hidden = true;
+    silenceDialog.showModal();
+    document.getElementById("silence-comment").focus();
+  }
+
+  function reload() { window.location.reload(); }
+
+  var ACTIONS = {
+    "ack": function (t) { return api("POST", "/api/wk/v1/alerts/" + t.dataset.fingerprint + "/ack", { comment: "" }).then(refreshAlerts); },
+    "unack": function (t) { return api("DELETE", "/api/wk/v1/alerts/" + t.dataset.fingerprint + "/ack").then(refreshAlerts); },
+    "resolve": function (t) {
+      if (!window.confirm("Resolve this alert now?")) return Promise.resolve();
+      return api("POST", "/api/wk/v1/alerts/" + t.dataset.fingerprint + "/resolve", { comment: "" }).then(refreshAlerts);
+    },
+    "silence": function (t) { openSilenceDialog(t.dataset.fingerprint); return Promise.resolve(); },
+    "expire": function (t) { return api("DELETE", "/api/wk/v1/silences/" + t.dataset.silence).then(reload); },
+    "retry": function (t) { return api("POST", "/api/wk/v1/notifications/retry", { ids: [parseInt(t.dataset.outbox, 10)] }).then(reload); },
+    "test-receiver": function (t) {
+      return api("POST", "/api/wk/v1/receivers/" + encodeURIComponent(t.dataset.receiver) + "/test").then(function (results) {
+        var bad = results.filter(function (r) { return !r.ok; });
+        if (bad.length) showError("Test failed: " + bad.map(function (r) { return r.integration + ": " + r.error; }).join("; "));
+        else showInfo("Test sent through " + results.map(function (r) { return r.integration; }).join(", "));
+      });
+    }
+  };
+
   document.addEventListener("click", function (ev) {
     var t = ev.target;
-    if (!(t instanceof HTMLButtonElement) || !t.classList.contains("ack") || t.disabled) return;
+    if (!(t instanceof HTMLButtonElement) || t.disabled) return;
+    var name = Object.keys(ACTIONS).filter(function (k) { return t.classList.contains(k); })[0];
+    if (!name) return;
     t.disabled = true;
-    api("POST", "/api/wk/v1/alerts/" + t.dataset.fingerprint + "/ack", { comment: "" })
-      .then(refreshAlerts)
+    ACTIONS[name](t).then(function () { t.disabled = false; })
       .catch(function (e) { t.disabled = false; showError(e.message); });
   });
+
+  var retryAll = document.getElementById("retry-all");
+  if (retryAll) retryAll.addEventListener("click", function () {
+    api("POST", "/api/wk/v1/notifications/retry", {}).then(reload).catch(function (e) { showError(e.message); });
+  });
+
+  if (silenceForm) {
+    silenceForm.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var matchers = document.getElementById("silence-matchers").value.split("\n")
+        .map(function (l) { return l.trim(); }).filter(function (l) { return l; });
+      var body = {
+        matchers: matchers,
+        duration_s: parseInt(document.getElementById("silence-duration").value, 10),
+        comment: document.getElementById("silence-comment").value
+      };
+      api("POST", "/api/wk/v1/silences", body).then(function (s) {
+        if (silenceDialog) { silenceDialog.close(); showInfo("Silence " + s.id + " created"); refreshAlerts(); }
+        else reload();
+      }).catch(function (e) {
+        var box = document.getElementById("silence-error");
+        if (box) { box.textContent = e.message; box.hidden = false; } else showError(e.message);
+      });
+    });
+    var cancel = document.getElementById("silence-cancel");
+    if (cancel) cancel.addEventListener("click", function () { silenceDialog.close(); });
+  }
 
   function showError(msg) {
     var box = document.getElementById("flash");
     if (!box) return;
+    box.classList.remove("info");
+    box.textContent = msg;
+    box.hidden = false;
+  }
+
+  function showInfo(msg) {
+    var box = document.getElementById("flash");
+    if (!box) return;
+    box.classList.add("info");
     box.textContent = msg;
     box.hidden = false;
   }

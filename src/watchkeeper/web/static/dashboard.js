@@ -79,6 +79,11 @@
   // -- charts ----------------------------------------------------------------
   var charts = [];
   var rangeSel = document.getElementById("range");
+  // A link may carry its range (/?range=86400); only values the picker offers count.
+  var linked = new URLSearchParams(location.search).get("range");
+  if (rangeSel && Array.prototype.some.call(rangeSel.options, function (o) { return o.value === linked; })) {
+    rangeSel.value = linked;
+  }
   var PALETTE = ["#2563eb", "#db2777", "#059669", "#d97706", "#7c3aed", "#0891b2", "#dc2626", "#4b5563"];
   var DASHES = [[], [6, 3], [2, 2], [8, 3, 2, 3]];
 
