@@ -1,51 +1,16 @@
 """Shared test fixtures.
 
-Tests that need a real service (PostgreSQL, Redis, ...) call
-``require_service``: it skips when the service is unreachable on a developer
-machine, but fails when ``WATCHKEEPER_REQUIRE_SERVICES=1`` (as CI sets), so
-a service that is down can never turn CI green by skipping.
+The helpers that decide between skipping and failing when a service is
+missing live in ``wk_testing``.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
 from pathlib import Path
 
 import pytest
 
-REQUIRE_SERVICES = os.environ.get("WATCHKEEPER_REQUIRE_SERVICES") == "1"
-
-
-def require(condition: bool, reason: str) -> None:
-    """Skip (or fail under WATCHKEEPER_REQUIRE_SERVICES=1) unless ``condition``."""
-    if condition:
-        return
-    if REQUIRE_SERVICES:
-        pytest.fail(f"required service or tool missing: {reason}")
-    pytest.skip(reason)
-
-
-def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-def require_service(name: str, host: str = "127.0.0.1", port: int = 0) -> None:
-    """Require a TCP service: ``require_service("redis", port=6379)``."""
-    require(port_open(host, port), f"{name} not reachable at {host}:{port}")
-
-
-def require_tool(tool: str) -> str:
-    """Require an executable on PATH (e.g. promtool) and return its path."""
-    path = shutil.which(tool)
-    require(path is not None, f"{tool} not installed")
-    assert path is not None
-    return path
+from wk_testing import free_port, require_tool
 
 
 @pytest.fixture
@@ -57,13 +22,6 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 # -- throwaway servers (issue 6: service collectors and health checks) ---------
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture

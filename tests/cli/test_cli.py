@@ -167,7 +167,7 @@ def test_query_reports_bad_selector_and_no_data(data_dir: Path) -> None:
 
 
 def test_init_discovers_local_services_and_the_result_validates(data_dir: Path) -> None:
-    from conftest import require_service
+    from wk_testing import require_service
 
     require_service("postgresql", port=5432)
     require_service("redis", port=6379)

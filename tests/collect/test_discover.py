@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from conftest import require_service
 from watchkeeper.collect.discover import describe_discovery, discover_services
 from watchkeeper.config.collectors import CollectorsConfig
 from watchkeeper.config.health import HealthConfig
+from wk_testing import require_service
 
 
 def test_finds_redis_and_entries_validate() -> None:

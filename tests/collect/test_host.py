@@ -19,12 +19,12 @@ from pathlib import Path
 import psutil
 import pytest
 
-from conftest import require_tool
 from watchkeeper.collect import procfs
 from watchkeeper.collect.filesystems import DEFAULT_EXCLUDE_MOUNTPOINTS, FilesystemWatcher, Mount
 from watchkeeper.collect.host import HostCollector, ProcessMatch
 from watchkeeper.collect.tcpstates import TCP_STATES, TcpStateCounter
 from watchkeeper.model import MetricType, Sample, is_valid_label_name, is_valid_metric_name
+from wk_testing import require_tool
 
 LINUX = sys.platform.startswith("linux")
 META = {m.name: m for m in HostCollector.metrics}

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import free_port, require_service
 from watchkeeper.collect.mysql import MySQLCollector
 from watchkeeper.collect.service_errors import CollectionError
 from watchkeeper.config.services import MySQLConfig
+from wk_testing import free_port, require_service
 
 pytest.importorskip("pymysql")
 pytestmark = pytest.mark.services

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from conftest import free_port, require_service
 from watchkeeper.collect.postgres import PostgresCollector
 from watchkeeper.collect.service_errors import CollectionError
 from watchkeeper.config.services import PostgresConfig
+from wk_testing import free_port, require_service
 
 psycopg = pytest.importorskip("psycopg")
 

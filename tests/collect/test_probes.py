@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import free_port, require_service, require_tool
 from watchkeeper.collect.probes import ProbeCollector, cert_not_after
 from watchkeeper.config.services import ProbeConfig
+from wk_testing import free_port, require_service, require_tool
 
 
 class Handler(http.server.BaseHTTPRequestHandler):

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from conftest import free_port, require_service
 from watchkeeper.collect.celery import CeleryCollector
 from watchkeeper.collect.rabbitmq import RabbitMQCollector
 from watchkeeper.collect.service_errors import CollectionError
+from wk_testing import free_port, require_service
 
 amqp = pytest.importorskip("amqp")
 pytestmark = pytest.mark.services

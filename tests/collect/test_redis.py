@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import free_port, require_service, require_tool
 from watchkeeper.collect.redis import RedisCollector
 from watchkeeper.collect.service_errors import CollectionError
 from watchkeeper.config.services import RedisConfig
+from wk_testing import free_port, require_service, require_tool
 
 redis_py = pytest.importorskip("redis")
 pytestmark = pytest.mark.services

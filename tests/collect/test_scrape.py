@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
 
-from conftest import free_port
 from watchkeeper.collect.scrape import ScrapeCollector
 from watchkeeper.config.services import ScrapeConfig
+from wk_testing import free_port
 
 
 @pytest.fixture

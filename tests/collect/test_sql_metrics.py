@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import require_service
 from watchkeeper.collect.sql_metrics import SqlMetricsCollector
 from watchkeeper.config.services import SqlMetricsConfig
+from wk_testing import require_service
 
 pytestmark = pytest.mark.services
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import free_port, require_service
 from contrib.site_project import REDIS_DB, write_project
+from wk_testing import free_port, require_service
 
 PYTHON = sys.executable
 BIN = Path(sys.executable).parent

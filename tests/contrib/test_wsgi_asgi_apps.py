@@ -18,9 +18,9 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import free_port
 from contrib.apps_project import write_apps
 from contrib.conftest import Server, start_server
+from wk_testing import free_port
 
 pytestmark = [pytest.mark.slow]
 

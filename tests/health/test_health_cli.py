@@ -8,8 +8,8 @@ from pathlib import Path
 import typer
 from typer.testing import CliRunner
 
-from conftest import free_port
 from watchkeeper.cli.health import health_command
+from wk_testing import free_port
 
 app = typer.Typer()
 app.command()(health_command)

@@ -7,9 +7,9 @@ import subprocess
 import httpx
 import pytest
 
-from conftest import free_port, require_service
 from watchkeeper.config.health import HealthConfig
 from watchkeeper.web.health import create_health_app
+from wk_testing import free_port, require_service
 
 pytestmark = pytest.mark.services
 

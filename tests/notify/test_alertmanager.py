@@ -12,9 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import require
 from watchkeeper.alerts.model import InboundAlert, now_ms
 from watchkeeper.model import Labels
+from wk_testing import require
 
 from .conftest import notify_config, running
 from .peers import free_port

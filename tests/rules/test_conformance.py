@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import require_tool
 from watchkeeper.rules.unittest import run_test_file
+from wk_testing import require_tool
 
 CONFORMANCE = Path(__file__).parent / "conformance"
 FILES = sorted(CONFORMANCE.glob("*.test.yml"))

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from conftest import require_tool
 from watchkeeper.cli.rules import app
 from watchkeeper.rules import default_pack_files, load_rule_files, parse_rule_text
+from wk_testing import require_tool
 
 SEED = Path("/work/shared/seeds/003_aec02aa0d4518a8f.txt")
 SEED_RULES = """\

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from conftest import require_tool
 from rules import random_promql as rp
 from watchkeeper.model import Labels
+from wk_testing import require_tool
 
 EXAMPLES = 50
 

@@ -318,14 +318,14 @@ def test_windows_inside_the_head_do_not_touch_blocks(store: TSDBStore) -> None:
     store.append(_samples("m", lab, BASE + np.arange(100) * 10_000, np.arange(100.0)))
     store.cut(BASE + 50 * 10_000)
     calls = []
-    real = store._stored
+    real = store._stored_ranges
 
     def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
         out = real(*args, **kwargs)
         calls.append(len(out))
         return out
 
-    store._stored = spy  # type: ignore[method-assign]
+    store._stored_ranges = spy  # type: ignore[method-assign]
     ts, _ = _read(store, "a", BASE + 60 * 10_000, BASE + 99 * 10_000)
     assert ts.size == 40
     assert calls == [0]  # nothing read from blocks

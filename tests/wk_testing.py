@@ -1,0 +1,66 @@
+"""Helpers shared by the tests: service requirements and free ports.
+
+Tests that need a real service (PostgreSQL, Redis, ...) call
+``require_service``: it skips when the service is unreachable on a developer
+machine, but fails when ``WATCHKEEPER_REQUIRE_SERVICES=1`` (as CI sets), so
+a service that is down can never turn CI green by skipping.
+
+A module of its own (not ``conftest``) so that ``from wk_testing import ...``
+always finds it, whichever folder's conftest pytest loaded first.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+
+import pytest
+
+__all__ = [
+    "REQUIRE_SERVICES",
+    "free_port",
+    "port_open",
+    "require",
+    "require_service",
+    "require_tool",
+]
+
+REQUIRE_SERVICES = os.environ.get("WATCHKEEPER_REQUIRE_SERVICES") == "1"
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip (or fail under WATCHKEEPER_REQUIRE_SERVICES=1) unless ``condition``."""
+    if condition:
+        return
+    if REQUIRE_SERVICES:
+        pytest.fail(f"required service or tool missing: {reason}")
+    pytest.skip(reason)
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def require_service(name: str, host: str = "127.0.0.1", port: int = 0) -> None:
+    """Require a TCP service: ``require_service("redis", port=6379)``."""
+    require(port_open(host, port), f"{name} not reachable at {host}:{port}")
+
+
+def require_tool(tool: str) -> str:
+    """Require an executable on PATH (e.g. promtool) and return its path."""
+    path = shutil.which(tool)
+    require(path is not None, f"{tool} not installed")
+    assert path is not None
+    return path
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
