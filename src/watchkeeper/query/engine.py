@@ -22,7 +22,7 @@ from watchkeeper.query.blocks import F64, I64, MBlock, SBlock, StrVal, VBlock
 from watchkeeper.query.nodekey import node_info
 from watchkeeper.query.selector import matchers_of
 from watchkeeper.query.values import QueryError, is_stale_nan
-from watchkeeper.store.base import SeriesData, Store
+from watchkeeper.store.base import Series, SeriesColumns, Store
 
 __all__ = ["DEFAULT_LOOKBACK_MS", "Evaluator", "Value", "parse_expr"]
 
@@ -49,15 +49,14 @@ class FlatRead:
     lengths: I64
 
     @staticmethod
-    def of(data: list[SeriesData], start_ms: int, end_ms: int) -> FlatRead:
-        n = len(data)
-        if n == 0:
+    def of(data: SeriesColumns, start_ms: int, end_ms: int) -> FlatRead:
+        if not len(data):
             z = np.zeros(0, dtype=np.int64)
             return FlatRead(start_ms, end_ms, [], z, np.zeros(0), z)
-        labels = [Evaluator._full_labels(sd) for sd in data]
-        lengths = np.fromiter((len(sd) for sd in data), dtype=np.int64, count=n)
-        ts = np.concatenate([sd.timestamps for sd in data]).astype(np.int64, copy=False)
-        v = np.concatenate([sd.values for sd in data]).astype(np.float64, copy=False)
+        labels = [_full_labels(s) for s in data.series]
+        lengths = np.diff(data.offsets).astype(np.int64, copy=False)
+        ts = data.timestamps.astype(np.int64, copy=False)
+        v = data.values.astype(np.float64, copy=False)
         whole = FlatRead(start_ms - 1, end_ms + 1, labels, ts, v, lengths)
         # Trust no store to return only the asked range: cut() checks.
         return whole.cut(start_ms, end_ms)
@@ -113,7 +112,27 @@ def _labels_with_name(name: str, labels: Labels) -> Labels:
 
 #: Series labels with ``__name__`` added, shared by all evaluations (a series'
 #: identity never changes, and rebuilding sorted label tuples is costly).
-_NAME_CACHE: dict[tuple[str, Labels], Labels] = {}
+#: Keyed by the Series object (kept alive, so its id is not reused): a
+#: store hands out the same objects every read, and hashing a label tuple
+#: costs more than the lookup it keys.
+_NAME_CACHE: dict[int, tuple[Series, Labels]] = {}
+_CACHE_LIMIT = 200_000
+
+
+def _full_labels(series: Series) -> Labels:
+    hit = _NAME_CACHE.get(id(series))
+    if hit is not None and hit[0] is series:
+        return hit[1]
+    if len(_NAME_CACHE) > _CACHE_LIMIT:
+        _NAME_CACHE.clear()
+    lab = _labels_with_name(series.name, series.labels)
+    _NAME_CACHE[id(series)] = (series, lab)
+    return lab
+
+
+#: A selector node's matchers, by node object (rule ASTs live as long as their
+#: rules; reading matchers out of promql-parser's objects is slow).
+_MATCHERS: dict[int, tuple[Any, list[Matcher]]] = {}
 
 
 class Evaluator:
@@ -265,25 +284,22 @@ class Evaluator:
                 lo = hint
             if found is not None:
                 lo, hi = min(lo, found.start_ms), max(hi, found.end_ms)
-            found = FlatRead.of(self.store.read_range(matchers, lo, hi), lo, hi)
+            found = FlatRead.of(self.store.read_columns(matchers, lo, hi), lo, hi)
             self.reads[key] = found
         return found.cut(start_ms, end_ms)
 
     @staticmethod
-    def _full_labels(sd: SeriesData) -> Labels:
-        key = (sd.series.name, sd.series.labels)
-        lab = _NAME_CACHE.get(key)
-        if lab is None:
-            if len(_NAME_CACHE) > 200_000:
-                _NAME_CACHE.clear()
-            lab = _NAME_CACHE[key] = _labels_with_name(*key)
-        return lab
-
-    @staticmethod
     def _matchers(vs: Any) -> list[Matcher]:
+        hit = _MATCHERS.get(id(vs))
+        if hit is not None and hit[0] is vs:
+            return hit[1]
         if vs.matchers.or_matchers:
             raise QueryError("'or' between label matchers is not supported")
-        return matchers_of(vs)
+        found = matchers_of(vs)
+        if len(_MATCHERS) > _CACHE_LIMIT:
+            _MATCHERS.clear()
+        _MATCHERS[id(vs)] = (vs, found)
+        return found
 
     # -- selectors ---------------------------------------------------------
     def select_vector(self, vs: Any) -> VBlock:

@@ -22,7 +22,7 @@ from watchkeeper.query.nodekey import node_info, selector_lookbacks
 from watchkeeper.query.values import STALE_NAN, QueryError
 from watchkeeper.rules.alerting import Alert, AlertingRule, RecordingRule, RuleHealth, RuleOptions
 from watchkeeper.rules.spec import AlertRuleSpec, GroupSpec
-from watchkeeper.store.base import SeriesData, Store, StoreStats
+from watchkeeper.store.base import SeriesColumns, SeriesData, Store, StoreStats
 
 __all__ = ["RULE_HEALTH", "RuleGroupRunner"]
 
@@ -59,6 +59,23 @@ class _Overlay(Store):
         extra = self.pending.read_range(matchers, start_ms, end_ms)
         if not extra:
             return base
+        return self._merge(base, extra)
+
+    def read_columns(
+        self, matchers: Sequence[Matcher], start_ms: int, end_ms: int, *, min_step_ms: int = 0
+    ) -> SeriesColumns:
+        # The store's column read (the evaluator's fast path) unless this
+        # evaluation has written matching samples, which are rare.
+        base = self.base.read_columns(matchers, start_ms, end_ms, min_step_ms=min_step_ms)
+        if self.empty:
+            return base
+        extra = self.pending.read_range(matchers, start_ms, end_ms)
+        if not extra:
+            return base
+        return SeriesColumns.of(self._merge(base.to_series_data(), extra))
+
+    @staticmethod
+    def _merge(base: list[SeriesData], extra: list[SeriesData]) -> list[SeriesData]:
         merged = {(sd.series.name, sd.series.labels): sd for sd in base}
         for sd in extra:
             key = (sd.series.name, sd.series.labels)

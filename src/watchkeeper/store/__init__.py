@@ -10,12 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from watchkeeper.store.base import Series, SeriesData, Store, StoreStats
+from watchkeeper.store.base import Series, SeriesColumns, SeriesData, Store, StoreStats
 from watchkeeper.store.tsdb import DEFAULT_RETENTION_MS, StoreBusyError, TSDBStore
 
 __all__ = [
     "DEFAULT_RETENTION_MS",
     "Series",
+    "SeriesColumns",
     "SeriesData",
     "Store",
     "StoreBusyError",

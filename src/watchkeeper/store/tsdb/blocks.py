@@ -728,3 +728,25 @@ def decode_series(reader: FrameReader, series: npt.NDArray[np.int64]) -> list[li
     cols = decode_entries(reader, ents)
     by_entry = {int(e): c[0] for e, c in zip(ents.tolist(), cols, strict=True)}
     return [[by_entry[int(blk.tsref[i])], by_entry[int(i) + blk.n_ts]] for i in series.tolist()]
+
+
+def decode_series_flat(reader: FrameReader, series: npt.NDArray[np.int64]) -> tuple[I64, I64, F64]:
+    """A raw block's given series indexes as ``(lengths, ts, vals)``, back to back.
+
+    ``decode_series`` without the per-series lists: the store's many-series
+    read (``read_columns``) wants flat arrays, and building two array views
+    per series is most of the cost of a read of thousands of them.
+    """
+    blk = reader.block
+    if blk.kind != RAW_KIND:
+        raise ValueError("decode_series_flat reads raw blocks only")
+    ents = blk.entries_of(series)  # sorted, distinct
+    flat = decode_flat(reader, ents)
+    at_ts = np.searchsorted(ents, blk.tsref[series].astype(np.int64))
+    at_val = np.searchsorted(ents, series + blk.n_ts)
+    lengths = flat.n[at_val]
+    if not np.array_equal(lengths, flat.n[at_ts]):
+        raise ChunkCorruptError("a series' value and timestamp columns differ in length")
+    ts = flat.ints[gather(flat.n, at_ts)]
+    vals = flat.floats[gather(flat.n, at_val)]
+    return lengths.astype(np.int64, copy=False), ts, vals

@@ -35,7 +35,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,13 +45,14 @@ import numpy as np
 import numpy.typing as npt
 
 from watchkeeper.model import Labels, Matcher, Sample
-from watchkeeper.store.base import Series, SeriesData, Store, StoreStats
+from watchkeeper.store.base import Series, SeriesColumns, SeriesData, Store, StoreStats
 from watchkeeper.store.tsdb import db as dbm
 from watchkeeper.store.tsdb.blocks import (
     GROUP_BITS,
     Block,
     FrameReader,
     decode_series,
+    decode_series_flat,
     parse_dir,
 )
 from watchkeeper.store.tsdb.chunks import (
@@ -65,8 +66,9 @@ from watchkeeper.store.tsdb.chunks import (
     merge_rows,
 )
 from watchkeeper.store.tsdb.codec import ChunkCorruptError, decimal_scale
-from watchkeeper.store.tsdb.head import Head, dedupe_series
+from watchkeeper.store.tsdb.head import Head
 from watchkeeper.store.tsdb.index import SeriesIndex
+from watchkeeper.store.tsdb.ranges import Packed, Ranges, gather, pack
 from watchkeeper.store.tsdb.rollup import Rollup, compute_rollup, merge_rollups
 from watchkeeper.store.tsdb.wal import WalCorruptError, decode_record, encode_record
 
@@ -93,6 +95,17 @@ _VALUE = operator.itemgetter(3)
 _TIER = 4
 #: Parsed block directories kept by a store (they are small and immutable).
 _DIR_CACHE = 4096
+#: Bytes of decoded block columns a store keeps (see ``TSDBStore._decoded``).
+DECODE_CACHE_BYTES = 64 * 2**20
+
+
+@dataclass(frozen=True, slots=True)
+class _Decoded:
+    """Some series of one block row, decoded: sorted by (series, ts), with their key."""
+
+    ts: I64
+    vals: F64
+    packed: Packed
 
 
 class StoreBusyError(RuntimeError):
@@ -134,6 +147,7 @@ class TSDBStore(Store):
         compression_level: int = 3,
         compaction_level: int = 9,
         maintenance_interval_s: float = 30.0,
+        decode_cache_bytes: int = DECODE_CACHE_BYTES,
     ) -> None:
         self.path = Path(path).expanduser()
         self.readonly = readonly
@@ -169,6 +183,10 @@ class TSDBStore(Store):
         self._last_seq = 0
         self._series_epoch = 0
         self._dirs: dict[int, Block] = {}
+        #: (row id, series indexes) -> decoded points, least recently used first.
+        self._decoded_cache: OrderedDict[tuple[int, bytes], _Decoded] = OrderedDict()
+        self._decoded_bytes = 0
+        self._decode_cache_bytes = decode_cache_bytes
 
         if not readonly:
             self._take_writer_lock()
@@ -761,37 +779,167 @@ class TSDBStore(Store):
         see, and what counter rates need).
         """
         res = self.resolution_for(min_step_ms)
-        out: list[SeriesData] = []
         if res != RAW:
-            for series, r in self.read_rollup(matchers, start_ms, end_ms, res):
-                out.append(SeriesData(series, r.t, r.last))
-            return out
+            return [
+                SeriesData(series, r.t, r.last)
+                for series, r in self.read_rollup(matchers, start_ms, end_ms, res)
+            ]
+        return self.read_columns(matchers, start_ms, end_ms).to_series_data()
+
+    def read_columns(
+        self,
+        matchers: Sequence[Matcher],
+        start_ms: int,
+        end_ms: int,
+        *,
+        min_step_ms: int = 0,
+    ) -> SeriesColumns:
+        """``read_range`` as columns, answered for all matching series at once.
+
+        Every head run and block row is searched for all series together
+        (``ranges.py``), so the cost barely grows with the number of series.
+        """
+        if self.resolution_for(min_step_ms) != RAW:
+            return SeriesColumns.of(
+                self.read_range(matchers, start_ms, end_ms, min_step_ms=min_step_ms)
+            )
         with self._snapshot() as db:
-            found = self.index.select(matchers)
-            stored = self._stored(db, RAW, found, start_ms, end_ms)
-            for series in found:
-                with self._write_lock:
-                    head_part = self.head.read(series.id, start_ms, end_ms)
-                parts: list[tuple[I64, F64]] = []
-                for ts, vals in stored.get(series.id, ()):
-                    if ts[0] < start_ms or ts[-1] > end_ms:
-                        lo = int(np.searchsorted(ts, start_ms, "left"))
-                        hi = int(np.searchsorted(ts, end_ms, "right"))
-                        ts, vals = ts[lo:hi], vals[lo:hi]
-                    if ts.size:
-                        parts.append((ts, vals))
-                if head_part[0].size:
-                    parts.append(head_part)
-                if not parts:
+            found, ids = self.index.selection(matchers)
+            if not found or end_ms < start_ms:
+                return SeriesColumns.of([])
+            sources = self._stored_ranges(db, RAW, ids, start_ms, end_ms)
+            with self._write_lock:
+                sources += self.head.read_many(ids, start_ms, end_ms)
+        # Outside the locks: runs and decoded rows are never changed in place.
+        lengths, ts, vals = gather(sources, len(found), start_ms, end_ms)
+        nonempty = lengths > 0
+        if not bool(nonempty.all()):  # series without a point in the range are left out
+            found = [found[i] for i in np.flatnonzero(nonempty).tolist()]
+            lengths = lengths[nonempty]
+        offsets = np.zeros(len(found) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        return SeriesColumns(found, ts, vals, offsets)
+
+    def _stored_ranges(
+        self, db: sqlite3.Connection, res: int, ids: I64, start: int, end: int
+    ) -> list[Ranges]:
+        """Where the points of series ``ids`` in ``[start, end]`` lie in the decoded
+        block rows of ``res``, oldest write first. A window inside the head (a
+        rule's 5 min lookback) costs no query at all."""
+        out: list[Ranges] = []
+        if not ids.size or start >= self._min_valid:
+            return out
+        span = SPAN_MS[res]
+        lo = start - start % span
+        grp_of = ids >> GROUP_BITS
+        for grp in np.unique(grp_of).tolist():
+            rows_in = np.flatnonzero(grp_of == grp)
+            members = ids[rows_in]
+            for rid, gen, min_t in db.execute(
+                "SELECT id, gen, min_t FROM blocks WHERE res = ? AND grp = ?"
+                " AND min_t >= ? AND min_t <= ? AND max_t >= ? ORDER BY gen, min_t",
+                (res, grp, lo, end, start),
+            ).fetchall():
+                try:
+                    blk = self._block(db, rid)
+                except ChunkCorruptError as exc:
+                    self._damaged(res, -1, min_t, gen, exc)
                     continue
-                if len(parts) == 1:
-                    ts, vals = parts[0]
-                else:
-                    ts, vals = dedupe_series(
-                        np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+                pos = np.searchsorted(blk.sids, members)
+                hit = pos < blk.sids.size
+                hit[hit] = blk.sids[pos[hit]] == members[hit]
+                if not hit.any():
+                    continue
+                decoded = self._decoded(db, rid, blk, pos[hit].astype(np.int64), res, min_t, gen)
+                if decoded is None:
+                    continue
+                found = decoded.packed.window(np.arange(int(hit.sum())), start, end)
+                if found is None:
+                    continue
+                lo_rows = np.zeros(ids.size, np.int64)
+                hi_rows = np.zeros(ids.size, np.int64)
+                lo_rows[rows_in[hit]], hi_rows[rows_in[hit]] = found
+                p = decoded.packed
+                out.append(
+                    Ranges(
+                        decoded.ts,
+                        decoded.vals,
+                        lo_rows,
+                        hi_rows,
+                        max(p.t0, start),
+                        min(p.t1, end),
+                        p.clean,
                     )
-                out.append(SeriesData(series, ts, vals))
+                )
         return out
+
+    def _decoded(
+        self, db: sqlite3.Connection, rid: int, blk: Block, at: I64, res: int, min_t: int, gen: int
+    ) -> _Decoded | None:
+        """Series ``at`` (indexes into the row) of block row ``rid``, decoded and kept.
+
+        Why kept: rule groups read the same selectors every evaluation, and a
+        row never changes (compaction writes new rows with new ids), so
+        decoding it again each time would be most of the cost of a rule
+        cycle whose windows reach past the head. Bounded by
+        ``decode_cache_bytes``, least recently used out first.
+        """
+        key = (rid, at.tobytes())
+        hit = self._decoded_cache.get(key)
+        if hit is not None:
+            self._decoded_cache.move_to_end(key)
+            return hit
+        with db.blobopen("blocks", "data", rid, readonly=True) as data:
+            reader = FrameReader(blk, data)
+            try:
+                lengths, ts, vals = decode_series_flat(reader, at)
+                damaged = False
+            except ChunkCorruptError:
+                lengths, ts, vals = self._decode_each(reader, res, at, min_t, gen)
+                damaged = True
+        if not ts.size:
+            return None
+        rows = np.repeat(np.arange(at.size, dtype=np.int64), lengths)
+        packed = pack(rows, ts)
+        if packed is None:  # not in time order within a series: sort it (stable) first
+            order = np.lexsort((ts, rows))
+            rows, ts, vals = rows[order], ts[order], vals[order]
+            packed = pack(rows, ts)
+            if packed is None:  # only a damaged row spans more than 2**40 ms
+                self._damaged(res, -1, min_t, gen, ChunkCorruptError("timestamps out of range"))
+                return None
+        for arr in (ts, vals, packed.key):  # shared by every later read: never to be changed
+            arr.flags.writeable = False
+        decoded = _Decoded(ts, vals, packed)
+        size = ts.nbytes + vals.nbytes + packed.key.nbytes
+        if not damaged and size <= self._decode_cache_bytes // 4:
+            self._decoded_cache[key] = decoded
+            self._decoded_bytes += size
+            while self._decoded_bytes > self._decode_cache_bytes:
+                _, old = self._decoded_cache.popitem(last=False)
+                self._decoded_bytes -= old.ts.nbytes + old.vals.nbytes + old.packed.key.nbytes
+        return decoded
+
+    def _decode_each(
+        self, reader: FrameReader, res: int, at: I64, min_t: int, gen: int
+    ) -> tuple[I64, I64, F64]:
+        """Series one at a time, after a damaged frame: damage stays confined to the
+        series it hit (which then reads as empty)."""
+        lengths = np.zeros(at.size, np.int64)
+        out_ts: list[I64] = []
+        out_vals: list[F64] = []
+        for j, i in enumerate(at.tolist()):
+            try:
+                ts, vals = decode_series(reader, np.array([i], np.int64))[0]
+            except ChunkCorruptError as exc:
+                self._damaged(res, int(reader.block.sids[i]), min_t, gen, exc)
+                continue
+            lengths[j] = ts.shape[0]
+            out_ts.append(ts.astype(np.int64, copy=False))
+            out_vals.append(vals.astype(np.float64, copy=False))
+        if not out_ts:
+            return lengths, np.zeros(0, np.int64), np.zeros(0)
+        return lengths, np.concatenate(out_ts), np.concatenate(out_vals)
 
     def _stored(
         self, db: sqlite3.Connection, res: int, series: list[Series], start: int, end: int

@@ -12,10 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+import numpy as np
+import numpy.typing as npt
+
 from watchkeeper.model import NAME_LABEL, Matcher, MatchOp
 from watchkeeper.store.base import Series
 
 __all__ = ["SeriesIndex"]
+
+#: Selections remembered between changes of the index (rule selectors repeat
+#: every evaluation; sorting thousands of label sets each time is not free).
+_SELECT_CACHE = 4096
 
 
 class SeriesIndex:
@@ -25,6 +32,14 @@ class SeriesIndex:
         self.by_id: dict[int, Series] = {}
         #: label name -> value -> series ids.
         self._postings: dict[str, dict[str, set[int]]] = {}
+        #: Bumped after every change (overall, and per metric name), so a
+        #: remembered selection from before the change is not used.
+        self._version = 0
+        self._name_version: dict[str, int] = {}
+        #: matchers -> (index version, sorted series, their ids).
+        self._selections: dict[
+            tuple[Matcher, ...], tuple[int, list[Series], npt.NDArray[np.int64]]
+        ] = {}
 
     def __len__(self) -> int:
         return len(self.by_id)
@@ -35,6 +50,7 @@ class SeriesIndex:
         self.by_id[series.id] = series
         for name, value in _pairs(series):
             self._postings.setdefault(name, {}).setdefault(value, set()).add(series.id)
+        self._changed(series.name)
 
     def remove(self, sid: int) -> None:
         series = self.by_id.pop(sid, None)
@@ -49,6 +65,18 @@ class SeriesIndex:
                     del values[value]
             if not values:
                 self._postings.pop(name, None)
+        self._changed(series.name)
+
+    def _changed(self, name: str) -> None:
+        self._name_version[name] = self._name_version.get(name, 0) + 1
+        self._version += 1
+
+    def _version_for(self, matchers: Sequence[Matcher]) -> int:
+        """The version a selection depends on: its metric name's when it fixes one."""
+        for m in matchers:
+            if m.name == NAME_LABEL and m.op is MatchOp.EQ:
+                return self._name_version.get(m.value, 0)
+        return self._version
 
     def label_names(self) -> list[str]:
         return sorted(self._postings)
@@ -58,10 +86,26 @@ class SeriesIndex:
 
     def select(self, matchers: Sequence[Matcher]) -> list[Series]:
         """Matching series sorted by (name, labels)."""
-        ids = self.select_ids(matchers)
-        found = [self.by_id[i] for i in ids]
+        return list(self.selection(matchers)[0])
+
+    def selection(self, matchers: Sequence[Matcher]) -> tuple[list[Series], npt.NDArray[np.int64]]:
+        """``select`` and the ids of its series, remembered until the index changes.
+
+        The list is shared between callers: do not modify it.
+        """
+        key = tuple(matchers)
+        version = self._version_for(key)
+        hit = self._selections.get(key)
+        if hit is not None and hit[0] == version:
+            return hit[1], hit[2]
+        found = [self.by_id[i] for i in self.select_ids(matchers)]
         found.sort(key=lambda s: (s.name, s.labels))
-        return found
+        ids = np.fromiter((s.id for s in found), dtype=np.int64, count=len(found))
+        if len(self._selections) >= _SELECT_CACHE:
+            self._selections.clear()
+        # Tagged with the version seen before selecting: a change meanwhile voids it.
+        self._selections[key] = (version, found, ids)
+        return found, ids
 
     def select_ids(self, matchers: Sequence[Matcher]) -> set[int]:
         # Positive sets first (smallest first), then subtract the negatives.
