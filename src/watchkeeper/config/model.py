@@ -81,6 +81,8 @@ class StorageConfig(StrictModel):
     #: Recent samples kept uncompressed in memory (about 20 bytes each) before
     #: they are cut into compressed chunks.
     head_samples: int = Field(250_000, ge=10_000, le=100_000_000)
+    #: Memory for decompressed blocks that queries and rules read again (MiB).
+    decode_cache_mb: int = Field(32, ge=0, le=65_536)
     #: Samples written per batch at most.
     batch_size: int = Field(5000, ge=1, le=1_000_000)
     #: Buffered samples are written at least this often.

@@ -30,7 +30,10 @@ def build_runner(config: Config, *, interval: float | None = None) -> Runner:
     storage = config.storage
     # The engine applies retention per resolution itself, off the write path.
     store = open_store(
-        storage.path, retention_ms=storage.retention_ms(), max_head_samples=storage.head_samples
+        storage.path,
+        retention_ms=storage.retention_ms(),
+        max_head_samples=storage.head_samples,
+        decode_cache_bytes=storage.decode_cache_mb * 2**20,
     )
     try:
         groups = load_rule_groups(config.rules, store, external_labels=dict(config.global_.labels))
