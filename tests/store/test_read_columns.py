@@ -144,6 +144,34 @@ def test_reads_stay_right_when_the_decode_cache_is_too_small(tmp_path: Path) -> 
     store.close()
 
 
+def test_a_row_too_wide_for_one_cache_entry_is_cached_in_pieces(tmp_path: Path) -> None:
+    """A dashboard's many series over a long block row: decoded once, kept in
+    pieces that each fit an entry (a quarter of the cache), read back right."""
+    store = TSDBStore(tmp_path / "wk.db", background=False)
+    ref = Reference()
+    newest = _load(store, ref, seed=7)
+    store.read_columns([NAME], BASE, newest)
+    sizes = {k: d.ts.nbytes + d.vals.nbytes + d.packed.key.nbytes
+             for k, d in store._decoded_cache.items()}  # fmt: skip
+    widest = max(sizes, key=sizes.__getitem__)
+    rid = widest[0]
+    with store._snapshot() as db:
+        lo, hi = db.execute("SELECT min_t, max_t FROM blocks WHERE id = ?", (rid,)).fetchone()
+    store._decoded_cache.clear()
+    store._decoded_bytes = 0
+    cap = 2 * sizes[widest]  # the row's decoded series: twice an entry's limit
+    store._decode_cache_bytes = cap
+    want = ref.window(lo, hi, set(ref.points))
+    assert _as_dict(store.read_columns([NAME], lo, hi)) == want
+    pieces = [k for k in store._decoded_cache if k[0] == rid]
+    assert len(pieces) >= 2
+    assert all(sizes_ <= cap // 4 for sizes_ in (
+        d.ts.nbytes + d.vals.nbytes + d.packed.key.nbytes
+        for k, d in store._decoded_cache.items() if k[0] == rid))  # fmt: skip
+    assert _as_dict(store.read_columns([NAME], lo, hi)) == want
+    store.close()
+
+
 def test_cached_block_points_cannot_be_changed_through_a_read(
     loaded: tuple[TSDBStore, Reference, int],
 ) -> None:

@@ -850,28 +850,59 @@ class TSDBStore(Store):
                 hit[hit] = blk.sids[pos[hit]] == members[hit]
                 if not hit.any():
                     continue
-                decoded = self._decoded(db, rid, blk, pos[hit].astype(np.int64), res, min_t, gen)
-                if decoded is None:
-                    continue
-                found = decoded.packed.window(np.arange(int(hit.sum())), start, end)
-                if found is None:
-                    continue
-                lo_rows = np.zeros(ids.size, np.int64)
-                hi_rows = np.zeros(ids.size, np.int64)
-                lo_rows[rows_in[hit]], hi_rows[rows_in[hit]] = found
-                p = decoded.packed
-                out.append(
-                    Ranges(
-                        decoded.ts,
-                        decoded.vals,
-                        lo_rows,
-                        hi_rows,
-                        max(p.t0, start),
-                        min(p.t1, end),
-                        p.clean,
+                at_all = pos[hit].astype(np.int64)
+                rows_hit = rows_in[hit]
+                for a, b in self._cache_pieces(blk, at_all, res):
+                    decoded = self._decoded(db, rid, blk, at_all[a:b], res, min_t, gen)
+                    if decoded is None:
+                        continue
+                    found = decoded.packed.window(np.arange(b - a), start, end)
+                    if found is None:
+                        continue
+                    lo_rows = np.zeros(ids.size, np.int64)
+                    hi_rows = np.zeros(ids.size, np.int64)
+                    lo_rows[rows_hit[a:b]], hi_rows[rows_hit[a:b]] = found
+                    p = decoded.packed
+                    out.append(
+                        Ranges(
+                            decoded.ts,
+                            decoded.vals,
+                            lo_rows,
+                            hi_rows,
+                            max(p.t0, start),
+                            min(p.t1, end),
+                            p.clean,
+                        )
                     )
-                )
         return out
+
+    def _cache_pieces(self, blk: Block, at: I64, res: int) -> list[tuple[int, int]]:
+        """``[a, b)`` slices of ``at`` decoded (and cached) as one entry each.
+
+        One entry while the decoded series fit a cache entry (a quarter of
+        the cache); otherwise consecutive pieces that do, so a wide read (a
+        dashboard's 100 series over 24 h) is kept instead of being decoded
+        anew on every request. The pieces hold disjoint series, so
+        ``gather`` joins them like the rows of different series groups.
+        """
+        limit = self._decode_cache_bytes // 4
+        if res != RAW or not at.size or limit <= 0:
+            return [(0, int(at.size))]
+        # 24 bytes a decoded point: timestamp, value, search key.
+        size = 24 * blk.entry_n[at + blk.n_ts].astype(np.int64)
+        total = int(size.sum())
+        if total <= limit:
+            return [(0, int(at.size))]
+        ends = np.cumsum(size)
+        pieces = []
+        a = 0
+        while a < at.size:
+            base = int(ends[a - 1]) if a else 0
+            b = int(np.searchsorted(ends, base + limit, "right"))
+            b = max(b, a + 1)
+            pieces.append((a, b))
+            a = b
+        return pieces
 
     def _decoded(
         self, db: sqlite3.Connection, rid: int, blk: Block, at: I64, res: int, min_t: int, gen: int
