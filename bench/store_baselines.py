@@ -99,8 +99,9 @@ def _django(path: Path) -> Any:
     """Configure Django once for this process, on a SQLite file at ``path``."""
     if "model" in _DJANGO:
         return _DJANGO["model"]
-    import django
     from django.conf import settings
+
+    import django
 
     settings.configure(
         DATABASES={

@@ -284,3 +284,75 @@ def test_gather_resolves_duplicates_inside_one_source() -> None:
     assert not dup.clean
     lengths, ts, vals = gather([dup], 1, 0, 100)
     assert (lengths.tolist(), ts.tolist(), vals.tolist()) == ([2], [10, 20], [2.0, 3.0])
+
+
+def _instants_reference(
+    ref: Reference, instants: list[int], lookback: int
+) -> dict[Labels, list[tuple[int, float] | None]]:
+    """Per series and instant: the newest point at or before it within ``lookback``."""
+    out = {}
+    for lab, pts in ref.points.items():
+        row: list[tuple[int, float] | None] = []
+        for r in instants:
+            inside = [t for t in pts if r - lookback <= t <= r]
+            row.append((max(inside), pts[max(inside)]) if inside else None)
+        if any(row):
+            out[lab] = row
+    return out
+
+
+def _instants_dict(store: TSDBStore, instants: list[int], lookback: int) -> dict[Labels, list]:  # type: ignore[type-arg]
+    got = store.read_instants([NAME], np.array(instants, np.int64), lookback)
+    out = {}
+    for i, s in enumerate(got.series):
+        out[s.labels] = [
+            (int(got.timestamps[i, j]), float(got.values[i, j])) if got.found[i, j] else None
+            for j in range(len(instants))
+        ]
+    return out
+
+
+@pytest.mark.parametrize("clean", [True, False])
+def test_instants_equal_the_reference(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clean: bool
+) -> None:
+    """A range query's per-step points, picked where they lie (``last_at``) when
+    every source is clean, through ``gather`` when duplicates are unresolved:
+    both equal the newest point at or before each step within the lookback."""
+    import watchkeeper.store.tsdb.engine as engine
+
+    picked: list[bool] = []
+    real_last_at = engine.last_at
+
+    def spy(*args: object) -> object:
+        out = real_last_at(*args)  # type: ignore[arg-type]
+        picked.append(out is not None)
+        return out
+
+    monkeypatch.setattr(engine, "last_at", spy)
+    store = TSDBStore(tmp_path / "wk.db", background=False)
+    ref = Reference()
+    rng = np.random.default_rng(11)
+    if clean:  # in order, no rewrites; a series stops, one starts late; cuts in between
+        t = BASE
+        for k in range(60):
+            some = np.arange(N_SERIES if k < 40 else N_SERIES - 100)[(0 if k > 10 else 1) :]
+            ref.write(store, _batch(rng, some, t))
+            if k in (20, 35):
+                store.cut(t - 2 * STEP)
+            t += STEP
+        newest = t - STEP
+    else:
+        newest = _load(store, ref, seed=11)
+    grids = [
+        list(range(BASE - 5 * STEP, newest + 5 * STEP, 60_000)),  # across everything
+        list(range(BASE + 7_777, newest, 25_000)),  # steps off the scrape times
+        list(range(newest - 4 * STEP, newest + 1, 1_000)),  # the head, finer than the data
+        [BASE - 10 * STEP, BASE - 9 * STEP],  # before any data
+    ]
+    for instants in grids:
+        for lookback in (300_000, 15_000):
+            want = _instants_reference(ref, instants, lookback)
+            assert _instants_dict(store, instants, lookback) == want
+    assert all(picked) == clean  # unclean: the fallback answered at least once
+    store.close()

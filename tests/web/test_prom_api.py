@@ -144,3 +144,21 @@ def test_matrix_formatting_matches_prometheus_text_point_by_point() -> None:
         assert got == want
         json.loads(got)
     assert matrix_json([({"a": "b"}, [], [])]) == '[{"metric":{"a": "b"},"values":[]}]'
+    # Several series: shared steps, their own steps, none, whole numbers only.
+    shared = cases[1][:50]
+    rows = [
+        ({"s": "1"}, shared, values[:50]),
+        ({"s": "2"}, shared, values[50:100]),
+        ({"s": "3"}, cases[2][:7], values[100:107]),
+        ({"s": "4"}, [], []),
+        ({"s": "5"}, shared[:3], [1.0, 2.0, -3.0]),
+        ({"s": "6"}, shared, values[200:250]),
+    ]
+    want_rows = []
+    for metric, ts, vals in rows:
+        points = ",".join(
+            f'[{_ts(int(t))},"{format_number(float(v))}"]' for t, v in zip(ts, vals, strict=True)
+        )
+        want_rows.append(f'{{"metric":{json.dumps(metric)},"values":[{points}]}}')
+    assert matrix_json(rows) == "[" + ",".join(want_rows) + "]"
+    assert matrix_json([]) == "[]"

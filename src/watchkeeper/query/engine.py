@@ -304,42 +304,31 @@ class Evaluator:
     # -- selectors ---------------------------------------------------------
     def select_vector(self, vs: Any) -> VBlock:
         refs = self.refs(vs.at, vs.offset)
+        k = self.k
+        if k > 1:
+            # A range query: the store picks each step's point, so the (often
+            # many times larger) raw range is never copied out.
+            got = self.store.read_instants(self._matchers(vs), refs, self.lookback_ms)
+            if not got.series:
+                return VBlock.empty(k)
+            labels = [_full_labels(s) for s in got.series]
+            present = got.found & ~is_stale_nan(got.values)
+            return VBlock(labels, got.values, present, got.timestamps).compact()
         lo_bound = int(refs.min()) - self.lookback_ms
         flat = self.read(self._matchers(vs), lo_bound, int(refs.max()))
-        k = self.k
         n = len(flat.labels)
-        if n == 0:
+        if n == 0 or not flat.ts.size:
             return VBlock.empty(k)
-        labels, ts, v, lengths = flat.labels, flat.ts, flat.v, flat.lengths
-        offsets = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
-        if k == 1:
-            # One step, and the read holds exactly its lookback window: each
-            # series' newest point is its last one.
-            has = lengths > 0
-            last = np.maximum(offsets[1:] - 1, 0)
-            if not ts.size:
-                return VBlock.empty(k)
-            values = v[last][:, None]
-            sample_ts = ts[last][:, None]
-            present = (has & ~is_stale_nan(v[last]))[:, None]
-            return VBlock(labels, values, present, sample_ts).compact()
-        if not ts.size:
-            return VBlock.empty(k)
-        base = min(int(ts.min()), lo_bound)
-        span = max(int(ts.max()), int(refs.max())) - base + 2
-        rows = np.repeat(np.arange(n, dtype=np.int64), lengths)
-        comp = rows * span + (ts - base)
-        row_base = (np.arange(n, dtype=np.int64) * span)[:, None]
-        idx = np.searchsorted(comp, row_base + (refs - base)[None, :], "right") - 1
-        present = idx >= offsets[:-1, None]
-        safe = np.where(present, idx, 0)
-        sample_ts = ts[safe]
-        values = v[safe]
-        present &= sample_ts >= (refs - self.lookback_ms)[None, :]
-        present &= ~is_stale_nan(values)
-        out = VBlock(labels, values, present, sample_ts)
-        return out.compact()
+        # One step, and the read holds exactly its lookback window: each
+        # series' newest point is its last one.
+        ts, v, lengths = flat.ts, flat.v, flat.lengths
+        ends = np.cumsum(lengths)
+        has = lengths > 0
+        last = np.maximum(ends - 1, 0)
+        values = v[last][:, None]
+        sample_ts = ts[last][:, None]
+        present = (has & ~is_stale_nan(v[last]))[:, None]
+        return VBlock(flat.labels, values, present, sample_ts).compact()
 
     def select_matrix(self, ms: Any) -> MBlock:
         vs = ms.vector_selector

@@ -16,7 +16,15 @@ import numpy.typing as npt
 
 from watchkeeper.model import Labels, Matcher, Sample
 
-__all__ = ["Series", "SeriesColumns", "SeriesData", "Store", "StoreStats"]
+__all__ = [
+    "Series",
+    "SeriesColumns",
+    "SeriesData",
+    "SeriesInstants",
+    "Store",
+    "StoreStats",
+    "instants_of",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +93,57 @@ class SeriesColumns:
         ]
 
 
+@dataclass(slots=True)
+class SeriesInstants:
+    """Each series' newest point at or before each of ``k`` instants.
+
+    Arrays of shape ``(len(series), k)``; ``found[i, j]`` says series ``i`` has
+    a point in ``[instants[j] - lookback, instants[j]]``, and then
+    ``timestamps``/``values`` hold the newest such point (elsewhere they are
+    meaningless). This is what a graph of a plain selector draws: a range query
+    at a 60 s step needs one point per step, not the 6 the store holds per step.
+    """
+
+    series: list[Series]
+    timestamps: npt.NDArray[np.int64]
+    values: npt.NDArray[np.float64]
+    found: npt.NDArray[np.bool_]
+
+
+def instants_of(
+    columns: SeriesColumns, instants: npt.NDArray[np.int64], lookback_ms: int
+) -> SeriesInstants:
+    """``columns`` sampled at ``instants`` (ascending): the newest point at or
+    before each, if it is at most ``lookback_ms`` older.
+
+    One ``searchsorted`` over a (series, time) composite key answers every
+    series and instant at once.
+    """
+    n, k = len(columns.series), int(instants.shape[0])
+    ts, vals, offsets = columns.timestamps, columns.values, columns.offsets
+    if n == 0 or k == 0 or not ts.size:
+        return SeriesInstants(
+            columns.series, np.zeros((n, k), np.int64), np.zeros((n, k)), np.zeros((n, k), bool)
+        )
+    lo_bound = int(instants.min()) - lookback_ms
+    base = min(int(ts.min()), lo_bound)
+    span = max(int(ts.max()), int(instants.max())) - base + 2
+    rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(offsets))
+    comp = rows * span + (ts - base)
+    row_base = (np.arange(n, dtype=np.int64) * span)[:, None]
+    idx = np.searchsorted(comp, row_base + (instants - base)[None, :], "right") - 1
+    found = idx >= offsets[:-1, None]
+    safe = np.where(found, idx, 0)
+    at = ts[safe]
+    found &= at >= (instants - lookback_ms)[None, :]
+    values = vals[safe]
+    keep = np.flatnonzero(found.any(axis=1))
+    if keep.size == n:
+        return SeriesInstants(columns.series, at, values, found)
+    series = [columns.series[i] for i in keep.tolist()]
+    return SeriesInstants(series, at[keep], values[keep], found[keep])
+
+
 @dataclass(frozen=True, slots=True)
 class StoreStats:
     path: str
@@ -147,6 +206,20 @@ class Store(abc.ABC):
         return SeriesColumns.of(
             self.read_range(matchers, start_ms, end_ms, min_step_ms=min_step_ms)
         )
+
+    def read_instants(
+        self, matchers: Sequence[Matcher], instants: npt.NDArray[np.int64], lookback_ms: int
+    ) -> SeriesInstants:
+        """The matching series sampled at ``instants`` (ascending), as a plain
+        PromQL selector sees them at each step of a range query.
+
+        Series found at no instant are left out. Engines override this when they can pick the points
+        without copying every point of the range; the default reads the
+        columns and samples them.
+        """
+        start = int(instants.min()) - lookback_ms if instants.size else 0
+        end = int(instants.max()) if instants.size else -1
+        return instants_of(self.read_columns(matchers, start, end), instants, lookback_ms)
 
     @abc.abstractmethod
     def delete_before(self, ts_ms: int) -> int:

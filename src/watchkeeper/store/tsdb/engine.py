@@ -45,7 +45,15 @@ import numpy as np
 import numpy.typing as npt
 
 from watchkeeper.model import Labels, Matcher, Sample
-from watchkeeper.store.base import Series, SeriesColumns, SeriesData, Store, StoreStats
+from watchkeeper.store.base import (
+    Series,
+    SeriesColumns,
+    SeriesData,
+    SeriesInstants,
+    Store,
+    StoreStats,
+    instants_of,
+)
 from watchkeeper.store.tsdb import db as dbm
 from watchkeeper.store.tsdb.blocks import (
     GROUP_BITS,
@@ -68,7 +76,7 @@ from watchkeeper.store.tsdb.chunks import (
 from watchkeeper.store.tsdb.codec import ChunkCorruptError, decimal_scale
 from watchkeeper.store.tsdb.head import Head
 from watchkeeper.store.tsdb.index import SeriesIndex
-from watchkeeper.store.tsdb.ranges import Packed, Ranges, gather, pack
+from watchkeeper.store.tsdb.ranges import Packed, Ranges, gather, last_at, pack
 from watchkeeper.store.tsdb.rollup import Rollup, compute_rollup, merge_rollups
 from watchkeeper.store.tsdb.wal import WalCorruptError, decode_record, encode_record
 
@@ -820,6 +828,35 @@ class TSDBStore(Store):
         np.cumsum(lengths, out=offsets[1:])
         return SeriesColumns(found, ts, vals, offsets)
 
+    def read_instants(
+        self, matchers: Sequence[Matcher], instants: I64, lookback_ms: int
+    ) -> SeriesInstants:
+        """Each step's point picked where it lies in the head runs and decoded
+        block rows (``ranges.last_at``), without gathering the whole range."""
+        if not instants.size:
+            return super().read_instants(matchers, instants, lookback_ms)
+        start, end = int(instants.min()) - lookback_ms, int(instants.max())
+        with self._snapshot() as db:
+            found, ids = self.index.selection(matchers)
+            if not found:
+                return instants_of(SeriesColumns.of([]), instants, lookback_ms)
+            sources = self._stored_ranges(db, RAW, ids, start, end)
+            with self._write_lock:
+                sources += self.head.read_many(ids, start, end)
+        picked = last_at(sources, len(found), instants)
+        if picked is None:  # overlapping writes not yet resolved: the general path
+            lengths, ts, vals = gather(sources, len(found), start, end)
+            offsets = np.zeros(len(found) + 1, dtype=np.int64)
+            np.cumsum(lengths, out=offsets[1:])
+            return instants_of(SeriesColumns(found, ts, vals, offsets), instants, lookback_ms)
+        at, vals = picked
+        hit = at >= (instants - lookback_ms)[None, :]
+        keep = np.flatnonzero(hit.any(axis=1))
+        if keep.size < len(found):  # series with no point in the range are left out
+            found = [found[i] for i in keep.tolist()]
+            at, vals, hit = at[keep], vals[keep], hit[keep]
+        return SeriesInstants(found, at, vals, hit)
+
     def _stored_ranges(
         self, db: sqlite3.Connection, res: int, ids: I64, start: int, end: int
     ) -> list[Ranges]:
@@ -861,7 +898,9 @@ class TSDBStore(Store):
                         continue
                     lo_rows = np.zeros(ids.size, np.int64)
                     hi_rows = np.zeros(ids.size, np.int64)
+                    local = np.full(ids.size, -1, np.int64)
                     lo_rows[rows_hit[a:b]], hi_rows[rows_hit[a:b]] = found
+                    local[rows_hit[a:b]] = np.arange(b - a)
                     p = decoded.packed
                     out.append(
                         Ranges(
@@ -872,6 +911,8 @@ class TSDBStore(Store):
                             max(p.t0, start),
                             min(p.t1, end),
                             p.clean,
+                            p,
+                            local,
                         )
                     )
         return out

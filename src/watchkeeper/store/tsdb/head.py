@@ -79,7 +79,17 @@ class Run:
             if found is None:
                 return None
             lo, hi = found
-            tmin, tmax, clean = packed.t0, packed.t1, packed.clean
+            return Ranges(
+                self.ts,
+                self.vals,
+                lo,
+                hi,
+                max(packed.t0, start_ms),
+                min(packed.t1, end_ms),
+                packed.clean,
+                packed,
+                refs.astype(np.int64, copy=False),
+            )
         return Ranges(self.ts, self.vals, lo, hi, max(tmin, start_ms), min(tmax, end_ms), clean)
 
     def _bounds(self, ref: int, start_ms: int, end_ms: int) -> tuple[int, int]:

@@ -17,10 +17,11 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Packed", "Ranges", "gather", "merge_parts", "pack", "ranges_index"]
+__all__ = ["Packed", "Ranges", "gather", "last_at", "merge_parts", "pack", "ranges_index"]
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
+Bool = npt.NDArray[np.bool_]
 
 #: The packed key holds the row above this many bits of time offset.
 KEY_SHIFT = 40
@@ -78,6 +79,26 @@ class Ranges:
     tmax: int
     #: Sorted by time within each series, with no timestamp twice.
     clean: bool
+    #: The search key over ``ts`` and each series' row in it (-1: none), when
+    #: the source has one: ``last_at`` then searches all series at once.
+    packed: Packed | None = None
+    rows: I64 | None = None
+
+    def last_index(self, which: I64, instants: I64) -> I64:
+        """Index of the newest point at or before each instant, for series
+        ``which``: shape ``(len(which), k)``; below ``lo`` where there is none."""
+        if self.packed is not None and self.rows is not None:
+            p = self.packed
+            # -1 when an instant precedes t0: the search lands before the row.
+            offs = np.clip(instants - p.t0, -1, _LIMIT)
+            needles = (self.rows[which] << KEY_SHIFT)[:, None] + offs[None, :]
+            found: I64 = np.searchsorted(p.key, needles, "right").astype(np.int64) - 1
+            return found
+        out = np.empty((which.size, instants.size), np.int64)
+        for j, i in enumerate(which.tolist()):
+            a, b = int(self.lo[i]), int(self.hi[i])
+            out[j] = a + np.searchsorted(self.ts[a:b], instants, "right") - 1
+        return out
 
 
 def ranges_index(lo: I64, lengths: I64) -> I64:
@@ -127,6 +148,58 @@ def gather(sources: list[Ranges], n: int, start_ms: int, end_ms: int) -> tuple[I
         parts.append((np.repeat(series, ln), s.ts[idx], s.vals[idx]))
     rows, ts, vals = merge_parts(parts, start_ms, end_ms)
     return np.bincount(rows, minlength=n).astype(np.int64), ts, vals
+
+
+def last_at(sources: list[Ranges], n: int, instants: I64) -> tuple[I64, F64] | None:
+    """``(ts, vals)`` of shape ``(n, k)``: each series' newest point at or before
+    each instant (``ts`` is the int64 minimum where there is none), from sources
+    given oldest write first (the later one wins a tie, as in ``gather``).
+    None unless every source is clean.
+
+    Why: a range query at a 60 s step over 10 s data needs a sixth of the
+    points; picking them where they lie skips copying the rest (``gather``).
+    Only the instants within a source's time span are searched; past its
+    span, its answer is each series' last point.
+    """
+    if not all(s.clean for s in sources):
+        return None
+    k = int(instants.size)
+    best_ts = np.full((n, k), np.iinfo(np.int64).min, np.int64)
+    best_v = np.zeros((n, k))
+    for s in sources:
+        live = s.hi > s.lo
+        j0 = int(np.searchsorted(instants, s.tmin, "left"))
+        if j0 >= k or not bool(live.any()):
+            continue
+        j1 = int(np.searchsorted(instants, s.tmax, "right"))
+        which = np.flatnonzero(live)
+        rows: slice | I64 = slice(None) if which.size == n else which
+        if j1 > j0:
+            idx = s.last_index(which, instants[j0:j1])
+            ok = idx >= s.lo[which, None]  # a point of this series' window, not an earlier one
+            safe = np.where(ok, idx, 0)
+            _keep_newer(best_ts, best_v, rows, slice(j0, j1), ok, s.ts[safe], s.vals[safe])
+        if j1 < k:  # past the source's span: its last point of each series
+            last = s.hi[which] - 1
+            t = np.broadcast_to(s.ts[last][:, None], (which.size, k - j1))
+            v = np.broadcast_to(s.vals[last][:, None], (which.size, k - j1))
+            _keep_newer(best_ts, best_v, rows, slice(j1, k), True, t, v)
+    return best_ts, best_v
+
+
+def _keep_newer(
+    best_ts: I64,
+    best_v: F64,
+    rows: slice | I64,
+    cols: slice,
+    ok: Bool | bool,
+    t: I64,
+    v: F64,
+) -> None:
+    """Where ``ok`` and ``t`` is at least as new, take ``(t, v)`` into the bests."""
+    take = ok & (t >= best_ts[rows, cols])
+    best_ts[rows, cols] = np.where(take, t, best_ts[rows, cols])
+    best_v[rows, cols] = np.where(take, v, best_v[rows, cols])
 
 
 def _disjoint(by_time: list[Ranges], lens: list[I64], n: int) -> bool:
