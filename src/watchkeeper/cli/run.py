@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import sys
 from typing import Annotated
 
@@ -39,7 +38,9 @@ def run_command(
     Logs go to stderr. SIGTERM or Ctrl-C stops it after writing everything
     collected so far.
     """
-    _limit_malloc_arenas()
+    from watchkeeper.runtime.memory import limit_malloc_arenas
+
+    limit_malloc_arenas()
     loaded = load_or_exit(config)
     cfg = loaded.config
     configure_logging(cfg.log.level, cfg.log.format, cfg.log.loggers, verbose=verbose)
@@ -61,29 +62,3 @@ def run_command(
     except Exception as exc:  # e.g. an unwritable store path
         fail(f"cannot start: {exc}")
     asyncio.run(runner.run(install_signal_handlers=True))
-
-
-#: glibc's mallopt parameter for the number of malloc arenas.
-_M_ARENA_MAX = -8
-
-
-def _limit_malloc_arenas(arenas: int = 2) -> None:
-    """Cap glibc's per-thread malloc arenas, as MALLOC_ARENA_MAX would.
-
-    The run loop starts a thread per collection, the store's writer and
-    maintenance threads and the web server's; each may get an arena of its
-    own that holds freed memory. Two arenas cost nothing measurable here and
-    save about 5 MB of resident memory. A MALLOC_ARENA_MAX set by the user
-    wins; on other C libraries this does nothing.
-    """
-    if os.environ.get("MALLOC_ARENA_MAX") or not sys.platform.startswith("linux"):
-        return
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None)
-        mallopt = getattr(libc, "mallopt", None)
-        if mallopt is not None:
-            mallopt(_M_ARENA_MAX, arenas)
-    except OSError:
-        pass

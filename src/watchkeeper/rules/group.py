@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from watchkeeper.arraysets import isin_sorted
 from watchkeeper.model import NAME_LABEL, Labels, Matcher, MatchOp, Sample
 from watchkeeper.query.engine import Evaluator, Memo
 from watchkeeper.query.memory import MemoryStore
@@ -83,7 +84,7 @@ class _Overlay(Store):
             if old is None:
                 merged[key] = sd
                 continue
-            keep = ~np.isin(old.timestamps, sd.timestamps)
+            keep = ~isin_sorted(old.timestamps, sd.timestamps)
             ts = np.concatenate([old.timestamps[keep], sd.timestamps])
             vs = np.concatenate([old.values[keep], sd.values])
             order = np.argsort(ts, kind="stable")

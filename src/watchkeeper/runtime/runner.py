@@ -16,6 +16,7 @@ from functools import partial
 from typing import Protocol
 
 from watchkeeper.collect.base import Collector
+from watchkeeper.runtime.memory import trim_heap
 from watchkeeper.runtime.scheduler import CollectorTask
 from watchkeeper.runtime.stats import RuntimeStats
 from watchkeeper.runtime.writer import BatchWriter
@@ -41,6 +42,9 @@ class Service(Protocol):
 LAG_PROBE_INTERVAL = 0.5
 #: How long shutdown waits for collections in flight.
 SHUTDOWN_GRACE_S = 5.0
+#: First heap trim after start-up has settled, then one this often.
+HEAP_TRIM_FIRST_S = 10.0
+HEAP_TRIM_INTERVAL_S = 60.0
 
 
 class Runner:
@@ -59,6 +63,7 @@ class Runner:
         retention_s: float | None = None,
         retention_check_interval: float = 3600.0,
         services: Sequence[Service] = (),
+        trim_heap: bool = True,
     ) -> None:
         names = [c.name for c in collectors]
         duplicates = sorted({n for n in names if names.count(n) > 1})
@@ -81,6 +86,7 @@ class Runner:
         self.services = list(services)
         self.retention_s = retention_s
         self.retention_check_interval = retention_check_interval
+        self.trim_heap = trim_heap
         self.stop_event: asyncio.Event | None = None
 
     def request_stop(self) -> None:
@@ -109,6 +115,8 @@ class Runner:
             )
         if self.retention_s:
             jobs.append(asyncio.create_task(self._retention(stop), name="retention"))
+        if self.trim_heap:
+            jobs.append(asyncio.create_task(self._trim_heap(stop), name="heap-trim"))
         try:
             await stop.wait()
         finally:
@@ -175,6 +183,13 @@ class Runner:
                 if deleted:
                     log.info("retention: deleted %d samples older than %s", deleted, _iso(cutoff))
             await _sleep_or_stop(stop, self.retention_check_interval)
+
+    async def _trim_heap(self, stop: asyncio.Event) -> None:
+        """Hand freed C heap back to the system now and then (see runtime/memory.py)."""
+        await _sleep_or_stop(stop, HEAP_TRIM_FIRST_S)
+        while not stop.is_set():
+            await asyncio.to_thread(trim_heap)
+            await _sleep_or_stop(stop, HEAP_TRIM_INTERVAL_S)
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

@@ -35,6 +35,7 @@ import numpy as np
 import numpy.typing as npt
 import zstandard
 
+from watchkeeper.arraysets import runs_of_sorted, union
 from watchkeeper.store.tsdb.codec import (
     FLOAT_DEC_DELTA,
     FLOAT_DEC_DOD,
@@ -318,8 +319,7 @@ def _frames(entry_bytes: I64, frame_bytes: int | None) -> npt.NDArray[np.int32]:
         return np.zeros(entry_bytes.size, np.int32)
     start = _exclusive(entry_bytes)
     f = start // max(frame_bytes, 1)
-    _, dense = np.unique(f, return_inverse=True)
-    return dense.astype(np.int32)
+    return runs_of_sorted(f).astype(np.int32)  # f never decreases
 
 
 def _assemble(
@@ -502,7 +502,7 @@ class Block:
         """Entries holding the given series indexes (and, for raw, their timestamps)."""
         ent = series + self.n_ts
         if self.kind == RAW_KIND:
-            ent = np.union1d(ent, self.tsref[series].astype(np.int64))
+            ent = union(ent, self.tsref[series].astype(np.int64))
         return np.asarray(ent, np.int64)
 
 

@@ -44,6 +44,7 @@ from typing import IO, Any
 import numpy as np
 import numpy.typing as npt
 
+from watchkeeper.arraysets import unique
 from watchkeeper.model import Labels, Matcher, Sample
 from watchkeeper.store.base import (
     Series,
@@ -869,7 +870,7 @@ class TSDBStore(Store):
         span = SPAN_MS[res]
         lo = start - start % span
         grp_of = ids >> GROUP_BITS
-        for grp in np.unique(grp_of).tolist():
+        for grp in unique(grp_of).tolist():
             rows_in = np.flatnonzero(grp_of == grp)
             members = ids[rows_in]
             for rid, gen, min_t in db.execute(

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from watchkeeper.arraysets import unique
 from watchkeeper.store.tsdb.ranges import Packed, Ranges, pack
 
 __all__ = ["Head", "Run", "dedupe_series", "sort_order", "sort_run"]
@@ -223,7 +224,7 @@ class Head:
         runs = ([self.frozen] if self.frozen is not None else []) + self._runs
         if not runs:
             return np.zeros(0, np.int32)
-        return np.unique(np.concatenate([r.refs for r in runs]))
+        return unique(np.concatenate([r.refs for r in runs]))
 
     def freeze(self, before_ms: int) -> Run:
         """Move every sample older than ``before_ms`` into ``frozen`` and return them.
