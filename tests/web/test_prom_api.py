@@ -50,6 +50,39 @@ def test_query_range_matrix_and_post_form(client: TestClient, web_env: WebEnv) -
     assert posted.json() == r.json()
 
 
+def test_a_wide_range_answer_is_streamed_and_complete(client: TestClient, web_env: WebEnv) -> None:
+    """More series than one piece (16) go out in pieces; the text is the whole matrix."""
+    import json
+
+    from watchkeeper.model import Labels, Sample
+    from watchkeeper.query import range_query
+    from watchkeeper.web.prom_format import matrix_json
+
+    end = web_env.now_ms - web_env.now_ms % 1000
+    web_env.store.append(
+        [
+            Sample("wide_gauge", Labels({"i": f"{i:02d}"}), end - k * 15_000, i + k / 7)
+            for i in range(40)
+            for k in range(240)
+        ]
+    )
+    params = {"query": "wide_gauge", "start": end / 1000 - 3600, "end": end / 1000, "step": "30"}
+    r = _get(client, web_env, "/api/v1/query_range", **params)
+    assert r.status_code == 200
+    assert "content-length" not in r.headers  # sent in pieces
+    result = range_query(web_env.store, "wide_gauge", end - 3_600_000, end, 30_000)
+    want = matrix_json((dict(s.labels), s.timestamps, s.values) for s in result.series)
+    assert r.json() == {
+        "status": "success",
+        "data": {"resultType": "matrix", "result": json.loads(want)},
+    }
+    assert len(r.json()["data"]["result"]) == 40
+    small = _get(
+        client, web_env, "/api/v1/query_range", **{**params, "query": 'wide_gauge{i="01"}'}
+    )
+    assert small.headers["content-length"] == str(len(small.content))  # one piece: not streamed
+
+
 def test_bad_input_is_400_bad_data(client: TestClient, web_env: WebEnv) -> None:
     cases = [
         ("/api/v1/query", {"query": "sum("}),

@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from watchkeeper._version import __version__
@@ -24,6 +25,7 @@ from watchkeeper.web.authdb import Role
 from watchkeeper.web.context import WebContext
 from watchkeeper.web.prom_format import (
     ApiError,
+    matrix_chunks,
     matrix_json,
     parse_duration_param,
     parse_time_param,
@@ -172,10 +174,20 @@ def prom_router(ctx: WebContext) -> APIRouter:
             result = await run(lambda: q.range_query(ctx.store, expr, start, end, step_ms))
         except (q.QueryError, ValueError) as exc:
             raise query_error(exc) from None
-        body = await run(
-            lambda: matrix_json((dict(s.labels), s.timestamps, s.values) for s in result.series)
-        )
-        return _raw_success(f'{{"resultType":"matrix","result":{body}}}')
+        pieces = matrix_chunks((dict(s.labels), s.timestamps, s.values) for s in result.series)
+        first = await run(lambda: next(pieces) + next(pieces, ""))
+        if first.endswith("]"):  # the whole answer already
+            return _raw_success(f'{{"resultType":"matrix","result":{first}}}')
+
+        async def stream() -> AsyncIterator[bytes]:
+            # A large answer goes out in pieces while the rest is written:
+            # the client reads the first series as the server formats the next.
+            yield f'{{"status":"success","data":{{"resultType":"matrix","result":{first}'.encode()
+            while piece := await run(lambda: next(pieces, "")):
+                yield piece.encode()
+            yield b"}}"
+
+        return StreamingResponse(stream(), media_type="application/json")
 
     async def select(params: Params, required: bool) -> list[Series]:
         selectors = params.all("match[]")
