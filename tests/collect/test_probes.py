@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import logging
 import ssl
 import subprocess
 import threading
@@ -16,9 +17,17 @@ from watchkeeper.collect.probes import ProbeCollector, cert_not_after
 from watchkeeper.config.services import ProbeConfig
 from wk_testing import free_port, require_service, require_tool
 
+PROBE_TOKEN = "wk-probe-s3cret-0123456789"
+
 
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
+        if self.path == "/private":
+            ok = self.headers.get("X-Api-Key") == PROBE_TOKEN
+            self.send_response(200 if ok else 403)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if self.path == "/redirect":
             self.send_response(302)
             self.send_header("Location", "/ok")
@@ -117,6 +126,21 @@ async def test_http_wrong_status_and_missing_keyword(http_port: int) -> None:
     v, why = await probe(url=f"http://127.0.0.1:{http_port}/ok", body_contains="maintenance")
     assert v["probe_success"] == 0
     assert why == "body does not contain 'maintenance'"
+
+
+async def test_http_secret_header_is_sent_not_logged(
+    http_port: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.DEBUG):  # httpx and httpcore included
+        v, why = await probe(
+            url=f"http://127.0.0.1:{http_port}/private", headers={"X-Api-Key": PROBE_TOKEN}
+        )
+        assert v["probe_success"] == 1, why
+        v, why = await probe(
+            url=f"http://127.0.0.1:{http_port}/private", headers={"X-Api-Key": "wrong"}
+        )
+        assert why == "HTTP 403, expected 2xx"
+    assert PROBE_TOKEN not in caplog.text
 
 
 async def test_http_nothing_listening() -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import http.server
+import logging
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -55,3 +58,62 @@ async def test_sample_limit_fails_the_target(target: int) -> None:
     samples = list(await c.collect(0))
     assert [s.value for s in samples if s.name == "up"] == [0]
     assert "sample_limit" in next(iter(c.last_reasons.values()))
+
+
+TOKEN = "wk-scrape-s3cret-0123456789"
+
+
+class _AuthTarget(http.server.BaseHTTPRequestHandler):
+    """Serves one metric to requests carrying the token; 500 on /broken."""
+
+    seen: list[str | None] = []
+
+    def do_GET(self) -> None:
+        _AuthTarget.seen.append(self.headers.get("Authorization"))
+        if self.path == "/broken":
+            self.send_response(500)
+            self.end_headers()
+            return
+        ok = self.headers.get("Authorization") == f"Bearer {TOKEN}"
+        body = b"app_up 1\n" if ok else b""
+        self.send_response(200 if ok else 401)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def auth_target() -> Iterator[int]:
+    _AuthTarget.seen = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _AuthTarget)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+async def test_secret_headers_are_sent_but_never_logged(
+    auth_target: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    cfg = ScrapeConfig.model_validate(
+        {
+            "job": "app",
+            "targets": [f"127.0.0.1:{auth_target}", f"http://127.0.0.1:{auth_target}/broken"],
+            "headers": {"Authorization": f"Bearer {TOKEN}"},
+        }
+    )
+    c = ScrapeCollector(cfg, interval=10, timeout=3)
+    with caplog.at_level(logging.DEBUG):  # httpx and httpcore included
+        samples = list(await c.collect(0))
+    assert sorted(s.value for s in samples if s.name == "up") == [0.0, 1.0]
+    assert [s.value for s in samples if s.name == "app_up"] == [1.0]
+    assert _AuthTarget.seen == [f"Bearer {TOKEN}"] * 2
+    assert "down: HTTP 500" in caplog.text  # the failure is logged ...
+    assert TOKEN not in caplog.text  # ... without the header
+    assert TOKEN not in repr(c.cfg)

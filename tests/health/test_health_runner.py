@@ -124,3 +124,18 @@ async def test_stale_report_is_served_while_one_refresh_runs() -> None:
     assert fresh is not first
     assert await runner.report() is fresh
     runner.close()
+
+
+def test_a_probe_check_takes_the_probe_timeout_unless_the_check_sets_one() -> None:
+    from watchkeeper.config.health import HealthConfig
+    from watchkeeper.health.build import build_check
+
+    def check(entry: dict[str, object]) -> float:
+        cfg = HealthConfig.model_validate({"checks": [entry]}).checks[0]
+        return build_check(cfg, default_timeout=2.0).timeout
+
+    probe = {"type": "tcp", "target": "127.0.0.1:9", "timeout": 7}
+    assert check({"name": "api", "type": "probe", "probe": probe}) == 7.0
+    assert check({"name": "api", "type": "probe", "probe": probe, "timeout": 3}) == 3.0
+    bare = {"type": "tcp", "target": "127.0.0.1:9"}
+    assert check({"name": "api", "type": "probe", "probe": bare}) == 2.0

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from email.message import EmailMessage
 from pathlib import Path
+
+import pytest
 
 from watchkeeper.alerts.model import InboundAlert, now_ms
 from watchkeeper.model import Labels
@@ -93,3 +96,37 @@ async def test_user_template_override_and_header_injection(
     msg = smtp_sink.items[0]
     assert msg["Subject"] == "ALERT X Bcc: victim@example.com"
     assert msg["Bcc"] is None
+
+
+async def test_secret_headers_are_sent_but_not_logged(
+    smtp_sink: SmtpSink, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = "wk-mail-s3cret-0123456789"
+    cfg = notify_config(
+        receivers=[
+            {
+                "name": "ops",
+                "console": True,
+                "email_configs": [
+                    {
+                        "to": ["ops@example.com"],
+                        "smarthost": smtp_sink.smarthost,
+                        "headers": {"X-Ticket-Token": token, "Subject": "Fixed subject"},
+                    }
+                ],
+            }
+        ],
+        route={"receiver": "ops", "group_wait": 0, "group_by": ["alertname"]},
+    )
+    assert token not in repr(cfg)
+    with caplog.at_level(logging.DEBUG):
+        async with running(cfg, tmp_path / "alerts.db") as notifier:
+            notifier.receive([InboundAlert(Labels({"alertname": "DiskFull"}), {})])
+            assert await asyncio.to_thread(smtp_sink.wait_for, 1)
+    msg = smtp_sink.items[0]
+    assert msg["X-Ticket-Token"] == token
+    assert msg["Subject"] == "Fixed subject"
+    # The test's SMTP server (aiosmtpd, "mail.log") logs what it receives; ours must not.
+    ours = "\n".join(r.getMessage() for r in caplog.records if not r.name.startswith("mail."))
+    assert "DiskFull" in ours  # the console receiver logged the notification ...
+    assert token not in ours  # ... and nothing logged the header

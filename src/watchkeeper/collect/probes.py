@@ -23,6 +23,7 @@ from typing import Any
 
 from watchkeeper.collect.base import AsyncCollector, SampleBuilder, gauge
 from watchkeeper.collect.service_errors import reason
+from watchkeeper.config.headers import header_values
 from watchkeeper.config.services import ProbeConfig, redact_url
 from watchkeeper.model import Sample
 
@@ -92,7 +93,7 @@ class Prober:
                 follow_redirects=cfg.follow_redirects,
                 limits=httpx.Limits(max_keepalive_connections=0),
                 timeout=self.timeout,
-                headers={"User-Agent": "watchkeeper-probe", **cfg.headers},
+                headers={"User-Agent": "watchkeeper-probe", **header_values(cfg.headers)},
             )
         values: dict[str, float] = {}
         async with self._client.stream(cfg.method, cfg.target, content=cfg.body) as response:

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from watchkeeper.collect.base import AsyncCollector, SampleBuilder, gauge
 from watchkeeper.collect.service_errors import CollectionError, reason
+from watchkeeper.config.headers import header_values
 from watchkeeper.config.services import ScrapeConfig, redact_url
 from watchkeeper.model import Labels, Sample
 
@@ -96,7 +97,11 @@ class ScrapeCollector(AsyncCollector):
             self._client = httpx.AsyncClient(
                 verify=self.cfg.verify_tls,
                 timeout=self.timeout * 0.9,
-                headers={"Accept": _ACCEPT, "User-Agent": "watchkeeper-scrape", **self.cfg.headers},
+                headers={
+                    "Accept": _ACCEPT,
+                    "User-Agent": "watchkeeper-scrape",
+                    **header_values(self.cfg.headers),
+                },
             )
         results = await asyncio.gather(*(self._scrape(url, now_ms) for url in self.urls))
         return [s for samples in results for s in samples]

@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, model_validator
 from pydantic_core import PydanticCustomError
 
-from watchkeeper.config.duration import Duration
+from watchkeeper.config.duration import Duration, format_duration
 
-__all__ = ["CollectorConfig", "Interval", "Regex", "StrictModel", "Timeout", "repeated"]
+__all__ = [
+    "CollectorConfig",
+    "Interval",
+    "PositiveDuration",
+    "Regex",
+    "StrictModel",
+    "Timeout",
+    "field_error",
+    "repeated",
+    "repeated_at",
+]
 
 
 class StrictModel(BaseModel):
@@ -27,6 +37,33 @@ def repeated(names: Iterable[str]) -> list[str]:
     for name in names:
         (twice if name in seen else seen).add(name)
     return sorted(twice)
+
+
+def repeated_at(names: Sequence[str]) -> tuple[int, str] | None:
+    """The index and name of the first entry whose name an earlier entry already has."""
+    seen: set[str] = set()
+    for i, name in enumerate(names):
+        if name in seen:
+            return i, name
+        seen.add(name)
+    return None
+
+
+#: The error kind of ``field_error``; its message always says what was given.
+FIELD_ERROR = "invalid_setting"
+
+
+def field_error(field: str | int | Sequence[str | int], message: str) -> PydanticCustomError:
+    """An error about ``field``, a path below the model being validated.
+
+    For model validators (and list validators) that compare several settings:
+    pydantic would report their errors at the model, so ``load.py`` appends
+    ``field`` to the location to name the setting and its line. A part written
+    ``"url|target"`` is whichever of those keys the file has. ``message`` must
+    say what was given and what is expected; it is printed as it is.
+    """
+    path = (field,) if isinstance(field, str | int) else tuple(field)
+    return PydanticCustomError(FIELD_ERROR, message, {"field_path": path})
 
 
 def _number(value: float) -> str:
@@ -64,6 +101,18 @@ def _regex(value: str) -> str:
     return value
 
 
+def _positive(value: float) -> float:
+    if value <= 0:
+        raise PydanticCustomError(
+            "out_of_range", "must be greater than 0, got {got}", {"got": format_duration(value)}
+        )
+    return value
+
+
+#: A duration that must be longer than zero (a zero interval would spin, a zero timeout fail).
+PositiveDuration = Annotated[Duration, AfterValidator(_positive)]
+
+
 #: A regular expression, checked when the configuration is loaded.
 Regex = Annotated[str, AfterValidator(_regex)]
 
@@ -75,3 +124,16 @@ class CollectorConfig(StrictModel):
     interval: Interval = 10.0
     #: Defaults to 80 % of the interval (capped at 30 s) when unset.
     timeout: Timeout | None = None
+
+    @model_validator(mode="after")
+    def _timeout_within_interval(self) -> CollectorConfig:
+        # Collections of one collector never overlap: a timeout longer than the
+        # interval would let one slow collection swallow the following ticks.
+        if self.timeout is not None and self.timeout > self.interval:
+            raise field_error(
+                "timeout",
+                f"the timeout {format_duration(self.timeout)} is longer than the interval "
+                f"{format_duration(self.interval)}: a collection must end before the next one "
+                "is due (give a timeout up to the interval)",
+            )
+        return self

@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
-from watchkeeper.config.base import StrictModel, Timeout, repeated
+from watchkeeper.config.base import StrictModel, Timeout, field_error, repeated_at
 from watchkeeper.config.duration import Duration
 from watchkeeper.config.services import (
     MySQLConnection,
@@ -70,14 +70,33 @@ class RabbitMQCheckConfig(_Check):
     warn_messages: int | None = Field(None, ge=0)
 
 
-class DiskCheckConfig(_Check):
+class _UsageCheck(_Check):
+    warn_percent: float
+    fail_percent: float
+
+    @model_validator(mode="after")
+    def _warn_below_fail(self) -> _UsageCheck:
+        # Usage at fail_percent fails before it is compared with warn_percent:
+        # a warn level above the fail level could never be reported.
+        if self.warn_percent > self.fail_percent:
+            field = "warn_percent" if "warn_percent" in self.model_fields_set else "fail_percent"
+            raise field_error(
+                field,
+                f"warn_percent {self.warn_percent:g} is above fail_percent "
+                f"{self.fail_percent:g}: the check would fail before it could warn "
+                "(give a warn_percent up to fail_percent)",
+            )
+        return self
+
+
+class DiskCheckConfig(_UsageCheck):
     type: Literal["disk"]
     path: str = "/"
     warn_percent: float = Field(85.0, gt=0, le=100)
     fail_percent: float = Field(95.0, gt=0, le=100)
 
 
-class MemoryCheckConfig(_Check):
+class MemoryCheckConfig(_UsageCheck):
     type: Literal["memory"]
     warn_percent: float = Field(90.0, gt=0, le=100)
     fail_percent: float = Field(98.0, gt=0, le=100)
@@ -140,8 +159,12 @@ class HealthConfig(StrictModel):
     @field_validator("checks")
     @classmethod
     def _unique(cls, checks: list[CheckConfig]) -> list[CheckConfig]:
-        names = [c.name for c in checks]
-        dupes = repeated(names)
-        if dupes:
-            raise ValueError(f"duplicate check names: {', '.join(dupes)}")
+        again = repeated_at([c.name for c in checks])
+        if again:
+            i, name = again
+            raise field_error(
+                (i, "name"),
+                f"duplicate check name {name!r}: /health/{name} and the report could not tell "
+                "the two apart (give each check its own name)",
+            )
         return checks

@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from watchkeeper.config.base import StrictModel
+from watchkeeper.config.base import PositiveDuration, StrictModel
 from watchkeeper.config.collectors import CollectorsConfig
 from watchkeeper.config.duration import Duration, format_duration
 from watchkeeper.config.health import HealthConfig
@@ -86,7 +86,7 @@ class StorageConfig(StrictModel):
     #: Samples written per batch at most.
     batch_size: int = Field(5000, ge=1, le=1_000_000)
     #: Buffered samples are written at least this often.
-    flush_interval: Duration = 1.0
+    flush_interval: PositiveDuration = 1.0
     #: Samples held in memory while the store is failing, before the oldest are dropped.
     max_buffered_samples: int = Field(1_000_000, ge=1000)
 

@@ -25,8 +25,9 @@ from pydantic import (
     model_validator,
 )
 
-from watchkeeper.config.base import StrictModel, repeated
-from watchkeeper.config.duration import Duration
+from watchkeeper.config.base import PositiveDuration, StrictModel, field_error, repeated_at
+from watchkeeper.config.duration import Duration, format_duration
+from watchkeeper.config.headers import MailHeaders
 
 __all__ = [
     "AlertmanagerTarget",
@@ -81,15 +82,6 @@ def _matchers(values: list[str]) -> list[str]:
 Matchers = Annotated[list[str], AfterValidator(_matchers)]
 
 
-def _positive(value: float) -> float:
-    if value <= 0:
-        raise ValueError(f"must be greater than 0, got {value:g}s")
-    return value
-
-
-PositiveDuration = Annotated[Duration, AfterValidator(_positive)]
-
-
 class _Target(StrictModel):
     """What every integration has."""
 
@@ -107,8 +99,8 @@ class EmailTarget(_Target):
     tls: Literal["none", "starttls", "ssl"] = "none"
     username: str | None = None
     password: SecretStr | None = None
-    #: Extra headers; the subject may be overridden here with a Jinja2 template.
-    headers: dict[str, str] = Field(default_factory=dict)
+    #: Extra headers, or a fixed ``Subject``; values are secret (they may hold tokens).
+    headers: MailHeaders = Field(default_factory=dict)
     #: A directory holding ``email.html.j2`` / ``email.txt.j2`` / ``subject.j2`` overrides.
     template_dir: Path | None = None
     timeout: PositiveDuration = 10.0
@@ -119,6 +111,8 @@ class EmailTarget(_Target):
         host, _, port = value.rpartition(":")
         if not host or not port.isdigit():
             raise ValueError(f"expected host:port, got {value!r}")
+        if not 1 <= int(port) <= 65535:
+            raise ValueError(f"the port must be between 1 and 65535, got {value!r}")
         return value
 
 
@@ -263,6 +257,36 @@ class MaintenanceWindowConfig(StrictModel):
             return [str(v).lower() for v in value]
         return value
 
+    @field_validator("weekdays")
+    @classmethod
+    def _some_day(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError(
+                "a window on no weekday is never in effect, got []: list at least one day "
+                "(or leave weekdays out for every day)"
+            )
+        return value
+
+    @field_validator("start")
+    @classmethod
+    def _start_within_day(cls, value: str) -> str:
+        if value == "24:00":
+            raise ValueError(
+                "24:00 is only valid as the end of a window, got '24:00': "
+                "start the window at 00:00 of the following day"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> MaintenanceWindowConfig:
+        if self.start == self.end:
+            raise field_error(
+                "end",
+                f"the window starts and ends at {self.start}, so it is empty or lasts the whole "
+                "day: give a different end (for whole days: start 00:00, end 24:00)",
+            )
+        return self
+
     @field_validator("time_zone")
     @classmethod
     def _zone(cls, value: str) -> str:
@@ -295,6 +319,19 @@ class DeliveryConfig(StrictModel):
     max_age: PositiveDuration = 86400.0
     #: Notifications in flight per integration.
     concurrency: int = Field(4, ge=1, le=256)
+
+    @model_validator(mode="after")
+    def _backoff_order(self) -> DeliveryConfig:
+        if self.initial_backoff > self.max_backoff:
+            given = self.model_fields_set
+            field = "initial_backoff" if "initial_backoff" in given else "max_backoff"
+            raise field_error(
+                field,
+                f"initial_backoff {format_duration(self.initial_backoff)} is longer than "
+                f"max_backoff {format_duration(self.max_backoff)}: the first retry would already "
+                "be cut to max_backoff (give an initial_backoff up to max_backoff)",
+            )
+        return self
 
 
 class HeartbeatConfig(StrictModel):
@@ -345,21 +382,38 @@ class NotifyConfig(StrictModel):
     @model_validator(mode="after")
     def _references(self) -> NotifyConfig:
         names = [r.name for r in self.receivers]
-        dup = repeated(names)
-        if dup:
-            raise ValueError(f"receiver name(s) defined twice: {', '.join(dup)}")
+        again = repeated_at(names)
+        if again:
+            i, name = again
+            raise field_error(
+                ("receivers", i, "name"),
+                f"receiver name {name!r} is defined twice: routes could not tell the two apart "
+                "(give each receiver its own name)",
+            )
+        windows = repeated_at([w.name for w in self.maintenance])
+        if windows:
+            i, name = windows
+            raise field_error(
+                ("maintenance", i, "name"),
+                f"maintenance window name {name!r} is used twice: muted alerts and "
+                "`watchkeeper maintenance list` could not tell the two apart "
+                "(give each window its own name)",
+            )
         known = set(names) | {DEFAULT_RECEIVER}
 
-        def walk(route: RouteConfig, where: str) -> None:
-            refs = [route.receiver] if route.receiver else []
-            refs += [s.receiver for s in route.escalate]
-            for ref in refs:
+        def walk(route: RouteConfig, where: tuple[str | int, ...]) -> None:
+            refs = [(route.receiver, (*where, "receiver"))] if route.receiver else []
+            refs += [
+                (step.receiver, (*where, "escalate", j, "receiver"))
+                for j, step in enumerate(route.escalate)
+            ]
+            for ref, at in refs:
                 if ref not in known:
-                    raise ValueError(
-                        f"{where}: unknown receiver {ref!r}; defined: {', '.join(sorted(known))}"
+                    raise field_error(
+                        at, f"unknown receiver {ref!r}; defined: {', '.join(sorted(known))}"
                     )
             for i, child in enumerate(route.routes):
-                walk(child, f"{where}.routes[{i}]")
+                walk(child, (*where, "routes", i))
 
-        walk(self.route, "route")
+        walk(self.route, ("route",))
         return self

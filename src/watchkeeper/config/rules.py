@@ -12,7 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from watchkeeper.config.duration import Duration
+from watchkeeper.config.base import PositiveDuration, field_error
+from watchkeeper.config.duration import Duration, format_duration
 
 __all__ = ["AlertOptions", "RulesConfig", "Threshold"]
 
@@ -38,16 +39,29 @@ class AlertOptions(_Strict):
     flap_window: Duration = 0.0
     flap_max_changes: int = Field(0, ge=0)
 
+    @model_validator(mode="after")
+    def _flap_pair(self) -> AlertOptions:
+        # Flap detection needs both: one alone would be silently ignored.
+        if (self.flap_window > 0) != (self.flap_max_changes > 0):
+            field = "flap_window" if self.flap_window > 0 else "flap_max_changes"
+            raise field_error(
+                field,
+                f"flap detection needs both flap_window and flap_max_changes, got flap_window "
+                f"{format_duration(self.flap_window)} and flap_max_changes "
+                f"{self.flap_max_changes} (set both above 0, or neither)",
+            )
+        return self
+
 
 class Threshold(_Strict):
     """Threshold sugar: ``{warning: 75, critical: 90, for: 5m}`` for one metric."""
 
-    warning: float | None = None
-    critical: float | None = None
+    warning: float | None = Field(None, allow_inf_nan=False)
+    critical: float | None = Field(None, allow_inf_nan=False)
     op: Comparison = ">"
     for_: Duration = Field(300.0, alias="for")
     #: Hysteresis margin: once firing, hold until the value is this far back.
-    resolve_margin: float | None = None
+    resolve_margin: float | None = Field(None, ge=0, allow_inf_nan=False)
     #: Extra label matchers, e.g. ``{mountpoint="/"}``.
     selector: str = ""
     summary: str | None = None
@@ -58,11 +72,41 @@ class Threshold(_Strict):
             raise ValueError("give at least one of warning or critical")
         return self
 
+    @model_validator(mode="after")
+    def _levels_in_order(self) -> Threshold:
+        # The critical level must be the further one in the direction of `op`:
+        # otherwise the critical alert fires first and mutes the warning one.
+        if self.warning is None or self.critical is None:
+            return self
+        upward = self.op in (">", ">=")
+        if self.op in (">", ">=", "<", "<=") and (
+            self.warning > self.critical if upward else self.warning < self.critical
+        ):
+            side = "above" if upward else "below"
+            expected = "lower" if upward else "higher"
+            raise field_error(
+                "warning",
+                f"warning {self.warning:g} is {side} critical {self.critical:g} with op "
+                f"'{self.op}': the warning level must be {expected} than (or equal to) the "
+                "critical one",
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _margin_needs_a_direction(self) -> Threshold:
+        if self.resolve_margin is not None and self.op in ("==", "!="):
+            raise field_error(
+                "resolve_margin",
+                f"resolve_margin needs op >, >=, < or <=, got op '{self.op}': "
+                "an equality has no side to hold on",
+            )
+        return self
+
 
 class RulesConfig(_Strict):
     rule_files: list[str] = Field(default_factory=list)
     default_pack: bool = True
-    evaluation_interval: Duration = 15.0
+    evaluation_interval: PositiveDuration = 15.0
     thresholds: dict[str, Threshold] = Field(default_factory=dict)
     #: Per-alert options keyed by alert name (or ``group/alert``).
     alerts: dict[str, AlertOptions] = Field(default_factory=dict)

@@ -15,8 +15,16 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from watchkeeper.config.base import CollectorConfig, Interval, StrictModel, Timeout, repeated
+from watchkeeper.config.base import (
+    CollectorConfig,
+    Interval,
+    StrictModel,
+    Timeout,
+    field_error,
+    repeated_at,
+)
 from watchkeeper.config.duration import Duration
+from watchkeeper.config.headers import HttpHeaders
 
 __all__ = [
     "CeleryConfig",
@@ -49,6 +57,20 @@ def redact_url(url: str) -> str:
     netloc = parts.netloc.rsplit("@", 1)[1]
     user = parts.username or ""
     return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+
+
+def _url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be requested (no host, a bad port), or None; never shows a password."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return f"the port must be a number between 1 and 65535, got {redact_url(url)!r}"
+    if not parts.hostname:
+        return f"the host is missing, got {redact_url(url)!r}"
+    if port == 0:
+        return f"the port must be between 1 and 65535, got {redact_url(url)!r}"
+    return None
 
 
 def _check_instance_name(value: str) -> str:
@@ -118,6 +140,24 @@ class RedisConnection(StrictModel):
     username: str | None = None
     password: SecretStr | None = None
     connect_timeout: Timeout = 5.0
+
+    @field_validator("url")
+    @classmethod
+    def _redis_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        # The message names the scheme only: the URL may hold the password.
+        if value is not None:
+            scheme = urlsplit(value.get_secret_value()).scheme
+            if scheme not in {"redis", "rediss", "unix"}:
+                raise ValueError(
+                    f"expected a redis://, rediss:// or unix:// URL, got scheme {scheme!r}"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _some_host(self) -> RedisConnection:
+        if self.url is None and not self.host.strip():
+            raise field_error("host", "the host is empty, got '': give a host name or address")
+        return self
 
     def target(self) -> str:
         if self.url is not None:
@@ -208,7 +248,8 @@ class ProbeConfig(CollectorConfig, _Named):
     #: URL for ``http``; ``host:port`` for ``tcp``/``tls``; a host name for ``dns``.
     target: str = Field(validation_alias="url")
     method: str = "GET"
-    headers: dict[str, str] = Field(default_factory=dict)
+    #: Request headers; values are secret (they may hold tokens).
+    headers: HttpHeaders = Field(default_factory=dict)
     body: str | None = None
     #: Accepted status codes; empty means any 2xx.
     expected_status: list[int] = Field(default_factory=list)
@@ -249,16 +290,29 @@ class ProbeConfig(CollectorConfig, _Named):
 
     @model_validator(mode="after")
     def _target_fits_type(self) -> ProbeConfig:
+        # Reported at `url` or `target`, whichever the file has.
+        where = "url|target"
         if self.type == "http":
-            scheme = urlsplit(self.target).scheme
-            if scheme not in {"http", "https"}:
-                raise ValueError(
-                    f"http probe {self.name!r}: url must start with http:// or https://"
+            parts = urlsplit(self.target)
+            if parts.scheme not in {"http", "https"}:
+                raise field_error(
+                    where, f"http probe {self.name!r}: url must start with http:// or https://"
                 )
+            problem = _url_problem(self.target)
+            if problem:
+                raise field_error(where, f"http probe {self.name!r}: {problem}")
         elif self.type in {"tcp", "tls"}:
             host, _, port = self.target.rpartition(":")
             if not host or not port.isdigit():
-                raise ValueError(f"{self.type} probe {self.name!r}: target must be host:port")
+                raise field_error(
+                    where, f"{self.type} probe {self.name!r}: target must be host:port"
+                )
+            if not 1 <= int(port) <= 65535:
+                raise field_error(
+                    where,
+                    f"{self.type} probe {self.name!r}: the port must be between 1 and 65535, "
+                    f"got {self.target!r}",
+                )
         return self
 
 
@@ -307,10 +361,14 @@ class SqlMetricsConfig(CollectorConfig, _Named):
 
     @model_validator(mode="after")
     def _unique_queries(self) -> SqlMetricsConfig:
-        names = [q.name for q in self.queries]
-        dupes = repeated(names)
-        if dupes:
-            raise ValueError(f"duplicate query names: {', '.join(dupes)}")
+        again = repeated_at([q.name for q in self.queries])
+        if again:
+            i, name = again
+            raise field_error(
+                ("queries", i, "name"),
+                f"duplicate query name {name!r}: both queries would write the series "
+                f"sql_{name}* (give each query its own name)",
+            )
         return self
 
     def connection(self) -> PostgresConnection | MySQLConnection:
@@ -327,7 +385,8 @@ class ScrapeConfig(CollectorConfig):
     targets: list[str]
     scheme: Literal["http", "https"] = "http"
     metrics_path: str = "/metrics"
-    headers: dict[str, str] = Field(default_factory=dict)
+    #: Request headers; values are secret (they may hold tokens).
+    headers: HttpHeaders = Field(default_factory=dict)
     #: Labels added to every scraped sample.
     labels: dict[str, str] = Field(default_factory=dict)
     #: Keep the target's own ``job``/``instance`` labels instead of renaming them ``exported_*``.
@@ -346,6 +405,31 @@ class ScrapeConfig(CollectorConfig):
     def _some_targets(cls, value: list[str]) -> list[str]:
         if not value:
             raise ValueError("list at least one target")
+        for i, target in enumerate(value):
+            if "://" in target:
+                if urlsplit(target).scheme not in {"http", "https"}:
+                    raise field_error(
+                        i,
+                        "a target URL must start with http:// or https://, "
+                        f"got {redact_url(target)!r}",
+                    )
+                problem = _url_problem(target)
+            else:
+                problem = _url_problem(f"http://{target}")
+                if not problem and any(c in target for c in "/?#"):
+                    problem = (
+                        "expected host:port (set the path with metrics_path) or a full URL, "
+                        f"got {redact_url(target)!r}"
+                    )
+            if problem:
+                raise field_error(i, problem)
+        return value
+
+    @field_validator("metrics_path")
+    @classmethod
+    def _absolute_path(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError(f"the path must start with '/', got {value!r}")
         return value
 
     def urls(self) -> list[str]:

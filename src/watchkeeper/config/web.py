@@ -7,23 +7,23 @@ liveness/readiness status needs a logged-in user or an API token. Opening
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from watchkeeper.config.base import StrictModel
-from watchkeeper.config.duration import Duration
+from watchkeeper.config.base import PositiveDuration, StrictModel, field_error
 
 __all__ = ["WebAuthConfig", "WebConfig"]
 
 
 class WebAuthConfig(StrictModel):
     #: How long a login lasts without activity being required.
-    session_lifetime: Duration = 12 * 3600.0
+    session_lifetime: PositiveDuration = 12 * 3600.0
     #: Failed logins allowed per client address (and per user name) in ``login_window``.
     login_attempts: int = Field(5, ge=1, le=1000)
-    login_window: Duration = 300.0
+    login_window: PositiveDuration = 300.0
     #: Let anyone scrape ``/metrics`` (e.g. a Prometheus without a token).
     public_metrics: bool = False
     #: Let anyone read the Prometheus-compatible query API (``/api/v1/...``).
@@ -48,8 +48,33 @@ class WebConfig(StrictModel):
     #: Proxies whose X-Forwarded-For/-Proto headers are believed (addresses).
     trusted_proxies: list[str] = Field(default_factory=list)
     #: Longest ``query``/``query_range`` evaluation before it is cancelled.
-    query_timeout: Duration = 30.0
+    query_timeout: PositiveDuration = 30.0
     auth: WebAuthConfig = Field(default_factory=WebAuthConfig)
+
+    @field_validator("listen")
+    @classmethod
+    def _some_address(cls, value: str) -> str:
+        # An empty host makes the server listen on every interface: say so instead.
+        if not value.strip():
+            raise ValueError(
+                "the address is empty, got '': give 127.0.0.1 (this machine only) "
+                "or 0.0.0.0 / :: (every interface)"
+            )
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        for i, proxy in enumerate(value):
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise field_error(
+                    i,
+                    f"expected an IP address or network such as 10.0.0.1 or 10.0.0.0/8, "
+                    f"got {proxy!r}",
+                ) from None
+        return value
 
     def database_path(self, store_path: Path) -> Path:
         """``database``, else ``web.db`` in the store's directory (never the store itself)."""

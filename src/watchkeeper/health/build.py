@@ -58,6 +58,9 @@ def build_check(cfg: CheckConfig, default_timeout: float = 2.0) -> HealthCheck:
     if isinstance(cfg, MemoryCheckConfig):
         return MemoryCheck(cfg.name, warn=cfg.warn_percent, fail=cfg.fail_percent, **common)
     if isinstance(cfg, ProbeCheckConfig):
+        # The probe's own timeout counts when the check sets none: it is where
+        # a user who copies a probe from `collectors.probes` would have put it.
+        common["timeout"] = cfg.timeout or cfg.probe.timeout or default_timeout
         return ProbeCheck(cfg.name, cfg.probe, warn_days=cfg.warn_days, **common)
     assert isinstance(cfg, CallableCheckConfig)
     return CallableCheck.from_target(cfg.name, cfg.target, **common)

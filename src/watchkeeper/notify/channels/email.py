@@ -22,6 +22,7 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
+from watchkeeper.config.headers import header_values
 from watchkeeper.config.notify import EmailTarget
 from watchkeeper.notify.channels.base import Channel, DeliveryError
 from watchkeeper.notify.payload import Notification
@@ -105,7 +106,7 @@ class EmailChannel(Channel):
         msg["X-Watchkeeper-Sequence"] = str(n.id)
         if n.is_test:
             msg["X-Watchkeeper-Test"] = "1"
-        for name, value in self.cfg.headers.items():
+        for name, value in header_values(self.cfg.headers).items():
             del msg[name]
             msg[name] = _SPACE.sub(" ", value)
         msg.set_content(text)
