@@ -114,7 +114,15 @@ def range_query(
     if not isinstance(val, VBlock):
         raise QueryError("range queries need an expression of scalar or instant vector type")
     series = []
+    # A series with a point at every step shares one read-only steps array
+    # (the JSON writer formats shared steps once) and views its row.
+    steps = ev.steps.copy()
+    steps.flags.writeable = False
+    full: np.ndarray = np.asarray(val.present.all(axis=1))
     for i, lab in enumerate(val.labels):
+        if full[i]:
+            series.append(RangeSeries(lab, steps, val.values[i]))
+            continue
         p = val.present[i]
         if p.any():
             series.append(RangeSeries(lab, ev.steps[p].copy(), val.values[i, p].copy()))

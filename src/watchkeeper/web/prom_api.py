@@ -175,16 +175,17 @@ def prom_router(ctx: WebContext) -> APIRouter:
         except (q.QueryError, ValueError) as exc:
             raise query_error(exc) from None
         pieces = matrix_chunks((dict(s.labels), s.timestamps, s.values) for s in result.series)
-        first = await run(lambda: next(pieces) + next(pieces, ""))
-        if first.endswith("]"):  # the whole answer already
-            return _raw_success(f'{{"resultType":"matrix","result":{first}}}')
+        first = await run(lambda: next(pieces) + next(pieces, b""))
+        head = b'{"status":"success","data":{"resultType":"matrix","result":'
+        if first.endswith(b"]"):  # the whole answer already
+            return Response(head + first + b"}}", media_type="application/json")
 
         async def stream() -> AsyncIterator[bytes]:
             # A large answer goes out in pieces while the rest is written:
             # the client reads the first series as the server formats the next.
-            yield f'{{"status":"success","data":{{"resultType":"matrix","result":{first}'.encode()
-            while piece := await run(lambda: next(pieces, "")):
-                yield piece.encode()
+            yield head + first
+            while piece := await run(lambda: next(pieces, b"")):
+                yield piece
             yield b"}}"
 
         return StreamingResponse(stream(), media_type="application/json")

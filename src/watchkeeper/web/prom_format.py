@@ -175,7 +175,7 @@ def _ts_texts(ts: np.ndarray) -> list[str]:
     return texts
 
 
-def _value_tokens(values: np.ndarray) -> list[str]:
+def _value_tokens(values: np.ndarray) -> list[bytes]:
     """Values as Go's ``'f', -1`` writes them: shortest round-trip, no exponent, no ``.0``.
 
     orjson writes the shortest round-trip digits in C (the same digits as
@@ -183,7 +183,8 @@ def _value_tokens(values: np.ndarray) -> list[str]:
     differently (integers as ``3.0``, exponents, NaN/Inf, -0) are fixed up
     by index, found with whole-array comparisons.
     """
-    toks = orjson.dumps(values, option=orjson.OPT_SERIALIZE_NUMPY).decode()[1:-1].split(",")
+    # Bytes, not str: splitting and joining them is ~10 % cheaper.
+    toks = orjson.dumps(values, option=orjson.OPT_SERIALIZE_NUMPY)[1:-1].split(b",")
     if not values.size:
         return []
     mag = np.abs(values)
@@ -196,20 +197,18 @@ def _value_tokens(values: np.ndarray) -> list[str]:
         )
         whole = (values == np.floor(values)) & ~odd
     if whole.all():
-        ints: list[str] = (
-            orjson.dumps(values.astype(np.int64), option=orjson.OPT_SERIALIZE_NUMPY)
-            .decode()[1:-1]
-            .split(",")
-        )
+        ints: list[bytes] = orjson.dumps(
+            values.astype(np.int64), option=orjson.OPT_SERIALIZE_NUMPY
+        )[1:-1].split(b",")
         return ints
     if whole.any():
         where = np.flatnonzero(whole)
         texts = orjson.dumps(values[where].astype(np.int64), option=orjson.OPT_SERIALIZE_NUMPY)
-        for i, text in zip(where.tolist(), texts.decode()[1:-1].split(","), strict=True):
+        for i, text in zip(where.tolist(), texts[1:-1].split(b","), strict=True):
             toks[i] = text
     if odd.any():
         for i in np.flatnonzero(odd).tolist():
-            toks[i] = format_number(float(values[i]))
+            toks[i] = format_number(float(values[i])).encode()
     return toks
 
 
@@ -219,12 +218,12 @@ def matrix_json(series: Iterable[tuple[dict[str, str], Any, Any]]) -> str:
     ``series``: (labels, timestamps in ms, values) with array-likes (numpy
     arrays are used as they are). See :func:`matrix_chunks` for how.
     """
-    return "".join(matrix_chunks(series, per_chunk=1 << 30))
+    return b"".join(matrix_chunks(series, per_chunk=1 << 30)).decode()
 
 
 def matrix_chunks(
     series: Iterable[tuple[dict[str, str], Any, Any]], per_chunk: int = 16
-) -> Iterator[str]:
+) -> Iterator[bytes]:
     """:func:`matrix_json`'s text in pieces of ``per_chunk`` series, so a large
     answer can be on its way while the rest is written.
 
@@ -233,7 +232,7 @@ def matrix_chunks(
     steps) interleaved with its value texts and joined once: 100 series x
     1,441 points in ~15 ms here, against ~60 ms with ``json`` (bench/web.py).
     """
-    cache: list[tuple[np.ndarray, list[str]]] = []
+    cache: list[tuple[np.ndarray, list[bytes]]] = []
     rows: list[tuple[dict[str, str], np.ndarray, np.ndarray]] = []
     started = False
     for metric, timestamps, values in series:
@@ -243,17 +242,17 @@ def matrix_chunks(
             raise ValueError("timestamps and values differ in length")
         rows.append((metric, ts, vs))
         if len(rows) == per_chunk:
-            yield ("," if started else "[") + _matrix_items(rows, cache)
+            yield (b"," if started else b"[") + _matrix_items(rows, cache)
             started, rows = True, []
     if rows:
-        yield ("," if started else "[") + _matrix_items(rows, cache)
-    yield "]" if started or rows else "[]"
+        yield (b"," if started else b"[") + _matrix_items(rows, cache)
+    yield b"]" if started or rows else b"[]"
 
 
 def _matrix_items(
     rows: list[tuple[dict[str, str], np.ndarray, np.ndarray]],
-    cache: list[tuple[np.ndarray, list[str]]],
-) -> str:
+    cache: list[tuple[np.ndarray, list[bytes]]],
+) -> bytes:
     """The comma-separated result objects of ``rows``; ``cache`` keeps the last
     steps' timestamp text between calls."""
     toks = _value_tokens(np.concatenate([r[2] for r in rows]))
@@ -261,7 +260,7 @@ def _matrix_items(
     at = 0
     for metric, ts, _ in rows:
         m = int(ts.size)
-        points = "[]"
+        points = b"[]"
         if m:
             # A range query's series mostly share their steps: write them once.
             if cache and (
@@ -270,13 +269,13 @@ def _matrix_items(
             ):
                 lead = cache[0][1]
             else:
-                lead = ['"],[' + t + ',"' for t in _ts_texts(ts)]
-                lead[0] = "[" + lead[0][3:]
+                lead = [f'"],[{t},"'.encode() for t in _ts_texts(ts)]
+                lead[0] = b"[" + lead[0][3:]
                 cache[:] = [(ts, lead)]
-            pieces: list[str] = [""] * (2 * m)
+            pieces: list[bytes] = [b""] * (2 * m)
             pieces[0::2] = lead
             pieces[1::2] = toks[at : at + m]
-            points = "".join(pieces) + '"]]'
+            points = b"".join(pieces) + b'"]]'
             at += m
-        parts.append(f'{{"metric":{json.dumps(metric)},"values":{points}}}')
-    return ",".join(parts)
+        parts.append(b'{"metric":%s,"values":%s}' % (json.dumps(metric).encode(), points))
+    return b",".join(parts)

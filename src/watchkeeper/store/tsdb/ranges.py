@@ -198,6 +198,10 @@ def _keep_newer(
 ) -> None:
     """Where ``ok`` and ``t`` is at least as new, take ``(t, v)`` into the bests."""
     take = ok & (t >= best_ts[rows, cols])
+    if isinstance(rows, slice):  # views: copy in place, no temporaries
+        np.copyto(best_ts[rows, cols], t, where=take)
+        np.copyto(best_v[rows, cols], v, where=take)
+        return
     best_ts[rows, cols] = np.where(take, t, best_ts[rows, cols])
     best_v[rows, cols] = np.where(take, v, best_v[rows, cols])
 
