@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, model_validator
@@ -19,8 +19,7 @@ __all__ = [
     "StrictModel",
     "Timeout",
     "field_error",
-    "repeated",
-    "repeated_at",
+    "require_unique",
 ]
 
 
@@ -28,25 +27,6 @@ class StrictModel(BaseModel):
     """Unknown keys are errors: a typo in watchkeeper.yml must not be silently ignored."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
-def repeated(names: Iterable[str]) -> list[str]:
-    """The names that occur more than once, sorted: for "duplicate name" errors."""
-    seen: set[str] = set()
-    twice: set[str] = set()
-    for name in names:
-        (twice if name in seen else seen).add(name)
-    return sorted(twice)
-
-
-def repeated_at(names: Sequence[str]) -> tuple[int, str] | None:
-    """The index and name of the first entry whose name an earlier entry already has."""
-    seen: set[str] = set()
-    for i, name in enumerate(names):
-        if name in seen:
-            return i, name
-        seen.add(name)
-    return None
 
 
 #: The error kind of ``field_error``; its message always says what was given.
@@ -64,6 +44,20 @@ def field_error(field: str | int | Sequence[str | int], message: str) -> Pydanti
     """
     path = (field,) if isinstance(field, str | int) else tuple(field)
     return PydanticCustomError(FIELD_ERROR, message, {"field_path": path})
+
+
+def require_unique(names: Sequence[str], at: Sequence[str | int], key: str, message: str) -> None:
+    """Refuse the first entry whose ``key`` an earlier entry already has.
+
+    Two entries with one name would collide (one collector, one route
+    target, one ``/health/<name>``), so the error names the second entry:
+    ``(*at, index, key)``. ``message`` is formatted with ``name``.
+    """
+    seen: set[str] = set()
+    for i, name in enumerate(names):
+        if name in seen:
+            raise field_error((*at, i, key), message.format(name=name))
+        seen.add(name)
 
 
 def _number(value: float) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from watchkeeper.config.base import CollectorConfig, Regex, StrictModel, field_error, repeated_at
+from watchkeeper.config.base import CollectorConfig, Regex, StrictModel, require_unique
 from watchkeeper.config.services import (
     CeleryConfig,
     MySQLConfig,
@@ -94,26 +94,24 @@ class CollectorsConfig(StrictModel):
     @classmethod
     def _unique_names(cls, value: list[Any]) -> list[Any]:
         # Two instances with one name would make one collector name and mixed series.
-        again = repeated_at([item.name for item in value])
-        if again:
-            i, name = again
-            raise field_error(
-                (i, "name"),
-                f"duplicate name {name!r}: another entry of this kind has it "
-                "(give each instance its own name)",
-            )
+        require_unique(
+            [item.name for item in value],
+            (),
+            "name",
+            "duplicate name {name!r}: another entry of this kind has it "
+            "(give each instance its own name)",
+        )
         return value
 
     @field_validator("scrape")
     @classmethod
     def _unique_jobs(cls, value: list[ScrapeConfig]) -> list[ScrapeConfig]:
         # The job names the collector (scrape:<job>): two with one job cannot both run.
-        again = repeated_at([item.job for item in value])
-        if again:
-            i, job = again
-            raise field_error(
-                (i, "job"),
-                f"duplicate job {job!r}: another scrape entry has it "
-                "(list every target of a job under one entry, or give each its own job)",
-            )
+        require_unique(
+            [item.job for item in value],
+            (),
+            "job",
+            "duplicate job {name!r}: another scrape entry has it "
+            "(list every target of a job under one entry, or give each its own job)",
+        )
         return value

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from watchkeeper.config.base import StrictModel, Timeout, field_error, repeated_at
+from watchkeeper.config.base import StrictModel, Timeout, field_error, require_unique
 from watchkeeper.config.duration import Duration
 from watchkeeper.config.services import (
     MySQLConnection,
@@ -159,12 +159,11 @@ class HealthConfig(StrictModel):
     @field_validator("checks")
     @classmethod
     def _unique(cls, checks: list[CheckConfig]) -> list[CheckConfig]:
-        again = repeated_at([c.name for c in checks])
-        if again:
-            i, name = again
-            raise field_error(
-                (i, "name"),
-                f"duplicate check name {name!r}: /health/{name} and the report could not tell "
-                "the two apart (give each check its own name)",
-            )
+        require_unique(
+            [c.name for c in checks],
+            (),
+            "name",
+            "duplicate check name {name!r}: /health/{name} and the report could not tell "
+            "the two apart (give each check its own name)",
+        )
         return checks

@@ -25,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from watchkeeper.config.base import PositiveDuration, StrictModel, field_error, repeated_at
+from watchkeeper.config.base import PositiveDuration, StrictModel, field_error, require_unique
 from watchkeeper.config.duration import Duration, format_duration
 from watchkeeper.config.headers import MailHeaders
 
@@ -382,23 +382,21 @@ class NotifyConfig(StrictModel):
     @model_validator(mode="after")
     def _references(self) -> NotifyConfig:
         names = [r.name for r in self.receivers]
-        again = repeated_at(names)
-        if again:
-            i, name = again
-            raise field_error(
-                ("receivers", i, "name"),
-                f"receiver name {name!r} is defined twice: routes could not tell the two apart "
-                "(give each receiver its own name)",
-            )
-        windows = repeated_at([w.name for w in self.maintenance])
-        if windows:
-            i, name = windows
-            raise field_error(
-                ("maintenance", i, "name"),
-                f"maintenance window name {name!r} is used twice: muted alerts and "
-                "`watchkeeper maintenance list` could not tell the two apart "
-                "(give each window its own name)",
-            )
+        require_unique(
+            names,
+            ("receivers",),
+            "name",
+            "receiver name {name!r} is defined twice: routes could not tell the two apart "
+            "(give each receiver its own name)",
+        )
+        require_unique(
+            [w.name for w in self.maintenance],
+            ("maintenance",),
+            "name",
+            "maintenance window name {name!r} is used twice: muted alerts and "
+            "`watchkeeper maintenance list` could not tell the two apart "
+            "(give each window its own name)",
+        )
         known = set(names) | {DEFAULT_RECEIVER}
 
         def walk(route: RouteConfig, where: tuple[str | int, ...]) -> None:

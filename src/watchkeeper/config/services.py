@@ -21,7 +21,7 @@ from watchkeeper.config.base import (
     StrictModel,
     Timeout,
     field_error,
-    repeated_at,
+    require_unique,
 )
 from watchkeeper.config.duration import Duration
 from watchkeeper.config.headers import HttpHeaders
@@ -361,14 +361,13 @@ class SqlMetricsConfig(CollectorConfig, _Named):
 
     @model_validator(mode="after")
     def _unique_queries(self) -> SqlMetricsConfig:
-        again = repeated_at([q.name for q in self.queries])
-        if again:
-            i, name = again
-            raise field_error(
-                ("queries", i, "name"),
-                f"duplicate query name {name!r}: both queries would write the series "
-                f"sql_{name}* (give each query its own name)",
-            )
+        require_unique(
+            [q.name for q in self.queries],
+            ("queries",),
+            "name",
+            "duplicate query name {name!r}: both queries would write the series "
+            "sql_{name}* (give each query its own name)",
+        )
         return self
 
     def connection(self) -> PostgresConnection | MySQLConnection:
