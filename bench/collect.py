@@ -202,6 +202,46 @@ def measure_processes(window: float, warmup: float) -> dict[str, float | str | N
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+#: The third-party libraries (and the standard library's asyncio and sqlite3)
+#: the run process is built on: the agent's, then the dashboard's on top.
+AGENT_LIBRARIES = ("asyncio", "sqlite3", "psutil", "numpy", "zstandard", "orjson", "yaml",
+                   "pydantic", "promql_parser")  # fmt: skip
+WEB_LIBRARIES = ("prometheus_client", "fastapi", "uvicorn", "jinja2")
+#: Everything ``watchkeeper run`` imports before it starts (its own code included).
+RUN_MODULES = ("watchkeeper.cli.app", "watchkeeper.cli.run", "watchkeeper.runtime.build",
+               "watchkeeper.runtime.runner")  # fmt: skip
+
+
+def import_floor_mb(modules: tuple[str, ...]) -> float:
+    """RSS of a fresh interpreter that only imports ``modules``, then trims its heap.
+
+    Why: it tells how much of ``rss_mb`` the libraries cost before
+    watchkeeper collects, stores or serves anything: the floor no tuning of
+    the run loop can go under.
+    """
+    code = (
+        "import ctypes, importlib, sys\n"
+        "for m in sys.argv[1:]: importlib.import_module(m)\n"
+        "ctypes.CDLL(None).malloc_trim(0)\n"
+        "print(next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmRSS')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, *modules], check=True, capture_output=True, text=True
+    )
+    return round(int(out.stdout.split()[-1]) / 1024, 1)
+
+
+def measure_floors() -> dict[str, float]:
+    web = RUN_MODULES + ("watchkeeper.web.app",)
+    return {
+        "interpreter_rss_mb": import_floor_mb(()),
+        "agent_libraries_rss_mb": import_floor_mb(AGENT_LIBRARIES),
+        "libraries_rss_mb": import_floor_mb(AGENT_LIBRARIES + WEB_LIBRARIES),
+        "agent_imports_rss_mb": import_floor_mb(RUN_MODULES),
+        "imports_rss_mb": import_floor_mb(web),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short window, fewer repetitions")
@@ -211,6 +251,7 @@ def main() -> None:
     result.update(measure_cycle(repetitions))
     say(f"cycle: {result['collect_cycle_ms']} ms median, {result['collect_cycle_p95_ms']} ms p95")
     result.update(measure_processes(window, warmup))
+    result.update(measure_floors())
     result["cpu_count"] = os.cpu_count()
     print(json.dumps(result))
 
