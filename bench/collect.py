@@ -232,11 +232,11 @@ def import_floor_mb(modules: tuple[str, ...]) -> float:
 
 
 def measure_floors() -> dict[str, float]:
-    web = RUN_MODULES + ("watchkeeper.web.app",)
+    web = (*RUN_MODULES, "watchkeeper.web.app")
     return {
         "interpreter_rss_mb": import_floor_mb(()),
         "agent_libraries_rss_mb": import_floor_mb(AGENT_LIBRARIES),
-        "libraries_rss_mb": import_floor_mb(AGENT_LIBRARIES + WEB_LIBRARIES),
+        "libraries_rss_mb": import_floor_mb((*AGENT_LIBRARIES, *WEB_LIBRARIES)),
         "agent_imports_rss_mb": import_floor_mb(RUN_MODULES),
         "imports_rss_mb": import_floor_mb(web),
     }
