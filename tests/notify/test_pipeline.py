@@ -34,7 +34,9 @@ class Clock:
         self.t += ms
 
 
-def make(tmp_path: Path, clock: Clock, **cfg: Any) -> tuple[Notifier, AlertsDB]:
+def make(
+    tmp_path: Path, clock: Clock, budget_s: float = float("inf"), **cfg: Any
+) -> tuple[Notifier, AlertsDB]:
     base: dict[str, Any] = {
         "receivers": [
             {"name": "team", "webhook_configs": [{"url": "http://127.0.0.1:9/hook"}]},
@@ -51,7 +53,9 @@ def make(tmp_path: Path, clock: Clock, **cfg: Any) -> tuple[Notifier, AlertsDB]:
     base.update(cfg)
     config = NotifyConfig.model_validate(base)
     db = AlertsDB(tmp_path / "alerts.db")
-    return Notifier(config, db, build_channels(config), clock=clock), db
+    # No time budget by default: each step() here is one whole turn of the pipeline.
+    notifier = Notifier(config, db, build_channels(config), clock=clock, step_budget_s=budget_s)
+    return notifier, db
 
 
 def alert(
