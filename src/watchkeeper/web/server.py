@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import sys
-from collections.abc import Generator
+from collections.abc import Callable, Generator, Sequence
 
 import uvicorn
 from fastapi import FastAPI
@@ -32,8 +32,17 @@ class _Server(uvicorn.Server):
 class WebServer:
     name = "web"
 
-    def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int = 9750) -> None:
+    def __init__(
+        self,
+        app: FastAPI,
+        host: str = "127.0.0.1",
+        port: int = 9750,
+        *,
+        on_stopped: Sequence[Callable[[], object]] = (),
+    ) -> None:
         self.app = app
+        #: Called once the server has stopped (the web's database connections).
+        self.on_stopped = list(on_stopped)
         self.host = host
         self.port = port
         config = uvicorn.Config(
@@ -60,7 +69,14 @@ class WebServer:
             self.server.should_exit = True
             stopper.cancel()
             watcher.cancel()
-            await task
+            try:
+                await task
+            finally:
+                for close in self.on_stopped:
+                    try:
+                        close()
+                    except Exception:  # closing one must not keep the others open
+                        log.exception("web: closing a resource failed")
 
     async def _run(self) -> None:
         try:

@@ -55,6 +55,7 @@ def build_web_service(
             health = build_health_runner(config.health)
         except Exception as exc:  # a bad check must not keep the dashboard down
             log.error("health checks unavailable in the web: %s", exc)
+    alerts = alert_service(notifier)
     app = create_app(
         config=web,
         store=runner.store,
@@ -64,11 +65,13 @@ def build_web_service(
         health=health,
         stats=runner.stats,
         rules_enabled=board is not None,
-        alerts=alert_service(notifier),
+        alerts=alerts,
         notifier=notifier,
     )
     connect_writer(app, runner.writer)
-    return WebServer(app, web.listen, web.port)
+    # The web's own database connections end with it.
+    closing = [db.close] + ([alerts.db.close] if alerts is not None else [])
+    return WebServer(app, web.listen, web.port, on_stopped=closing)
 
 
 def alert_service(notifier: Notifier | None) -> AlertService | None:
