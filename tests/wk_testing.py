@@ -14,6 +14,8 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -24,6 +26,7 @@ __all__ = [
     "require",
     "require_service",
     "require_tool",
+    "self_signed_cert",
 ]
 
 REQUIRE_SERVICES = os.environ.get("WATCHKEEPER_REQUIRE_SERVICES") == "1"
@@ -64,3 +67,17 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def self_signed_cert(directory: Path) -> tuple[Path, Path]:
+    """A certificate for ``localhost`` / ``127.0.0.1`` and its key, made by openssl."""
+    openssl = require_tool("openssl")
+    key, crt = directory / "key.pem", directory / "cert.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+         "-out", str(crt), "-days", "30", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return crt, key

@@ -15,7 +15,7 @@ import pytest
 
 from watchkeeper.collect.probes import ProbeCollector, cert_not_after
 from watchkeeper.config.services import ProbeConfig
-from wk_testing import free_port, require_service, require_tool
+from wk_testing import free_port, require_service, self_signed_cert
 
 PROBE_TOKEN = "wk-probe-s3cret-0123456789"
 
@@ -64,31 +64,7 @@ def http_port() -> Iterator[int]:
 
 @pytest.fixture
 def cert(tmp_path: Path) -> tuple[Path, Path]:
-    openssl = require_tool("openssl")
-    key, crt = tmp_path / "key.pem", tmp_path / "cert.pem"
-    subprocess.run(
-        [
-            openssl,
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            str(key),
-            "-out",
-            str(crt),
-            "-days",
-            "30",
-            "-subj",
-            "/CN=localhost",
-            "-addext",
-            "subjectAltName=DNS:localhost,IP:127.0.0.1",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return crt, key
+    return self_signed_cert(tmp_path)
 
 
 @pytest.fixture

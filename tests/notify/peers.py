@@ -10,12 +10,14 @@ import email
 import email.policy
 import json
 import socket
+import ssl
 import threading
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 
 def free_port() -> int:
@@ -110,15 +112,54 @@ class _Handler:
 
 
 class SmtpSink(_Recorder):
-    def __init__(self, port: int = 0) -> None:
+    """aiosmtpd in a thread; optionally STARTTLS or TLS from the start, and AUTH.
+
+    ``login``: (user, password) the server accepts; it then refuses mail from
+    a client that did not log in, and (aiosmtpd's default) AUTH before TLS.
+    """
+
+    def __init__(
+        self,
+        port: int = 0,
+        *,
+        starttls: ssl.SSLContext | None = None,
+        implicit_tls: ssl.SSLContext | None = None,
+        login: tuple[str, str] | None = None,
+    ) -> None:
         super().__init__()
         self.port = port
         self.controller: Controller | None = None
+        self.starttls, self.implicit_tls, self.login = starttls, implicit_tls, login
+        #: (mechanism, user, accepted) for every AUTH attempt.
+        self.auth_attempts: list[tuple[str, str, bool]] = []
+
+    def _authenticate(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any
+    ) -> AuthResult:
+        ok = (
+            isinstance(data, LoginPassword)
+            and self.login is not None
+            and (data.login.decode(), data.password.decode()) == self.login
+        )
+        user = data.login.decode() if isinstance(data, LoginPassword) else "?"
+        self.auth_attempts.append((mechanism, user, ok))
+        return AuthResult(success=ok)
 
     def start(self) -> SmtpSink:
         if not self.port:
             self.port = free_port()
-        self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
+        kwargs: dict[str, Any] = {}
+        if self.starttls is not None:
+            kwargs.update(tls_context=self.starttls, require_starttls=True)
+        if self.implicit_tls is not None:
+            # The whole connection is TLS, which aiosmtpd's AUTH-needs-TLS check
+            # does not see: let AUTH through.
+            kwargs.update(
+                ssl_context=self.implicit_tls, server_hostname="localhost", auth_require_tls=False
+            )
+        if self.login is not None:
+            kwargs.update(authenticator=self._authenticate, auth_required=True)
+        self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port, **kwargs)
         self.controller.start()
         return self
 

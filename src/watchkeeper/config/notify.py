@@ -10,6 +10,7 @@ them as ``${ENV_VAR}`` in watchkeeper.yml.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from datetime import time as dtime
 from pathlib import Path
@@ -97,6 +98,10 @@ class EmailTarget(_Target):
     smarthost: str = "localhost:25"
     #: ``starttls``: upgrade a plain connection; ``ssl``: TLS from the start (port 465).
     tls: Literal["none", "starttls", "ssl"] = "none"
+    #: Check the server's certificate chain and host name (``starttls``/``ssl``).
+    verify_tls: bool = True
+    #: A CA bundle to verify the server against instead of the system store.
+    ca_file: Path | None = None
     username: str | None = None
     password: SecretStr | None = None
     #: Extra headers, or a fixed ``Subject``; values are secret (they may hold tokens).
@@ -114,6 +119,35 @@ class EmailTarget(_Target):
         if not 1 <= int(port) <= 65535:
             raise ValueError(f"the port must be between 1 and 65535, got {value!r}")
         return value
+
+    @field_validator("ca_file")
+    @classmethod
+    def _readable(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.expanduser().is_file():
+            raise ValueError(f"no such file: {str(value)!r}")
+        return value.expanduser() if value is not None else None
+
+    @model_validator(mode="after")
+    def _no_clear_text_password(self) -> EmailTarget:
+        # Secure by default: a login over a plain connection sends the
+        # password as it is, readable by anyone on the path to a remote relay.
+        host = self.smarthost.rpartition(":")[0].strip("[]")
+        if self.username and self.tls == "none" and not _is_loopback(host):
+            raise field_error(
+                "username",
+                f"with tls: none the password would cross the network to {host!r} in clear "
+                "text: set tls: starttls (port 587) or tls: ssl (port 465)",
+            )
+        return self
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class SlackTarget(_Target):
