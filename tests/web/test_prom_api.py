@@ -103,6 +103,9 @@ def test_bad_input_is_400_bad_data(client: TestClient, web_env: WebEnv) -> None:
         assert body["status"] == "error"
         assert body["errorType"] == "bad_data"
         assert body["error"]
+    # A syntax error says where, as Prometheus's do.
+    r = _get(client, web_env, "/api/v1/query", query="sum(rate(x[5m])")
+    assert r.json()["error"] == "1:4: parse error: unclosed left parenthesis"
 
 
 def test_series_labels_and_values(client: TestClient, web_env: WebEnv) -> None:

@@ -19,6 +19,7 @@ import promql_parser as pp
 
 from watchkeeper.model import NAME_LABEL, Labels, Matcher
 from watchkeeper.query.blocks import F64, I64, MBlock, SBlock, StrVal, VBlock
+from watchkeeper.query.diagnose import describe_parse_error
 from watchkeeper.query.nodekey import node_info
 from watchkeeper.query.selector import matchers_of
 from watchkeeper.query.values import QueryError, is_stale_nan
@@ -97,7 +98,7 @@ def parse_expr(text: str) -> Any:
     try:
         return pp.parse(text)
     except (ValueError, TypeError) as exc:
-        raise QueryError(f"parse error: {exc}") from None
+        raise QueryError(describe_parse_error(text, str(exc))) from None
 
 
 def duration_ms(td: timedelta | None) -> int:

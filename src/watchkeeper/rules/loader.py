@@ -17,6 +17,7 @@ import promql_parser
 import yaml
 
 from watchkeeper.model import is_valid_label_name, is_valid_metric_name
+from watchkeeper.query.diagnose import describe_parse_error
 from watchkeeper.rules.spec import AlertRuleSpec, GroupSpec, RecordRuleSpec, RuleSpec
 from watchkeeper.rules.template import TemplateError, parse_template
 
@@ -214,7 +215,7 @@ def _parse_rule(r: yaml.Node, ri: int, group: str, filename: str, err: Any) -> R
         try:
             ast = promql_parser.parse(expr)
         except (ValueError, TypeError) as exc:
-            bad(enode, f"could not parse expression: {exc}")
+            bad(enode, f"could not parse expression: {describe_parse_error(expr, str(exc))}")
     durations = {}
     for key in ("for", "keep_firing_for"):
         if key in fields and is_alert:

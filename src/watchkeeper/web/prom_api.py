@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import platform
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -95,6 +96,8 @@ def _matchers(selectors: list[str]) -> list[list[Matcher]]:
 
 
 _ALL = [Matcher(NAME_LABEL, MatchOp.RE, ".+")]
+#: A query's syntax error, with or without its ``line:col`` (query/diagnose.py).
+_PARSE_ERROR = re.compile(r"(?:\d+:\d+: )?parse error")
 
 
 def prom_router(ctx: WebContext) -> APIRouter:
@@ -115,7 +118,8 @@ def prom_router(ctx: WebContext) -> APIRouter:
         text = str(exc)
         kind = (
             "bad_data"
-            if text.startswith(("parse error", "exceeded", "end timestamp", "zero or negative"))
+            if _PARSE_ERROR.match(text)
+            or text.startswith(("exceeded", "end timestamp", "zero or negative"))
             else "execution"
         )
         return ApiError(kind, text)
