@@ -11,10 +11,13 @@ always finds it, whichever folder's conftest pytest loaded first.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import socket
 import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -27,6 +30,7 @@ __all__ = [
     "require_service",
     "require_tool",
     "self_signed_cert",
+    "until",
 ]
 
 REQUIRE_SERVICES = os.environ.get("WATCHKEEPER_REQUIRE_SERVICES") == "1"
@@ -81,3 +85,12 @@ def self_signed_cert(directory: Path) -> tuple[Path, Path]:
         capture_output=True,
     )  # fmt: skip
     return crt, key
+
+
+async def until(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
+    """Await a condition the loop makes true (polled; the loop has no event for it)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached")
+        await asyncio.sleep(0.005)

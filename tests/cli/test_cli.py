@@ -183,3 +183,56 @@ def test_init_discovers_local_services_and_the_result_validates(data_dir: Path) 
     assert "postgres x1" in check.output
     assert "redis x1" in check.output
     assert "name: database\n    type: postgres" in text  # and a health check for it
+
+
+def _query_until_found(metric: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``watchkeeper query metric`` until it finds samples (the writer flushes every second)."""
+    deadline = time.monotonic() + 30
+    while True:
+        found = wk("query", metric, "--since", "5m", env=env)
+        if found.returncode == 0 or time.monotonic() > deadline:
+            return found
+
+
+def test_sighup_reloads_the_rule_files_and_a_bad_one_changes_nothing(data_dir: Path) -> None:
+    rules = data_dir / "rules.yml"
+    rule = (
+        "groups:\n  - name: reload\n    interval: 1s\n    rules:\n"
+        "      - record: {name}\n        expr: vector({value})\n"
+    )
+    rules.write_text(rule.format(name="wk_reload_before", value=1))
+    config = data_dir / "watchkeeper.yml"
+    config.write_text(
+        f"web: {{enabled: false}}\nrules: {{default_pack: false, rule_files: [{rules}]}}\n"
+    )
+    env = {"WATCHKEEPER_DATA_DIR": str(data_dir)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "watchkeeper", "run", "-c", str(config), "-i", "1"],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **env},
+    )
+    lines: list[str] = []
+    try:
+        _wait_for_line(proc, "watchkeeper running", lines)
+        assert _query_until_found("wk_reload_before", env).returncode == 0
+        # A broken file: reported, and the running group goes on.
+        rules.write_text(
+            "groups:\n  - name: reload\n    rules:\n      - record: x\n        expr: sum(\n"
+        )
+        proc.send_signal(signal.SIGHUP)
+        _wait_for_line(proc, "reload failed, the running rules stay", lines)
+        assert "could not parse expression" in lines[-1]
+        rules.write_text(rule.format(name="wk_reload_after", value=2))
+        proc.send_signal(signal.SIGHUP)
+        _wait_for_line(proc, "reloaded: 1 rule group(s) stopped, 1 started: rules:reload", lines)
+        after = _query_until_found("wk_reload_after", env)
+        assert after.returncode == 0, after.stderr
+        assert "wk_reload_after" in after.stdout
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import pytest
@@ -15,15 +15,7 @@ from watchkeeper.model import NAME_LABEL, Labels, Matcher, Sample
 from watchkeeper.runtime.runner import Runner
 from watchkeeper.store import Store, open_store
 from watchkeeper.store.base import Series, SeriesData, StoreStats
-
-
-async def until(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
-    """Await a condition the loop makes true (polled; the loop has no event for it)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached")
-        await asyncio.sleep(0.005)
+from wk_testing import until
 
 
 class Counting(SyncCollector):

@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from watchkeeper.cli.common import EXIT_CONFIG, ConfigOption, fail, load_or_exit
 from watchkeeper.logs import configure_logging
+
+if TYPE_CHECKING:
+    from watchkeeper.config.model import Config
 
 __all__ = ["run_command"]
 
@@ -36,7 +39,8 @@ def run_command(
 
     Collects on each collector's interval and writes to the embedded store.
     Logs go to stderr. SIGTERM or Ctrl-C stops it after writing everything
-    collected so far.
+    collected so far. SIGHUP reloads the rule files and the rules section of
+    the configuration (a bad file is reported and the running rules stay).
     """
     from watchkeeper.runtime.memory import limit_malloc_arenas
 
@@ -50,11 +54,18 @@ def run_command(
         loaded.path or "built-in defaults",
         cfg.storage.path,
     )
+    from watchkeeper.config.load import load_config
     from watchkeeper.rules.loader import RuleFileError
     from watchkeeper.runtime.build import build_runner
 
+    path = loaded.path
+
+    def reload_config() -> Config:
+        # The same file again (SIGHUP); a bad one raises and nothing changes.
+        return load_config(path).config if path is not None else cfg
+
     try:
-        runner = build_runner(cfg, interval=interval)
+        runner = build_runner(cfg, interval=interval, reload_config=reload_config)
     except RuleFileError as exc:
         for problem in exc.errors:
             print(problem, file=sys.stderr)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from watchkeeper.collect.registry import build_collectors
 from watchkeeper.config.model import Config
@@ -15,11 +17,26 @@ from watchkeeper.runtime.self_metrics import SelfCollector
 from watchkeeper.runtime.stats import RuntimeStats
 from watchkeeper.store import open_store
 
+if TYPE_CHECKING:
+    from watchkeeper.web.alert_board import AlertBoard
+
 __all__ = ["build_runner"]
 
+log = logging.getLogger("watchkeeper.runtime")
 
-def build_runner(config: Config, *, interval: float | None = None) -> Runner:
-    """The runner for ``config``; ``interval`` (``--interval``) overrides every collector's."""
+
+def build_runner(
+    config: Config,
+    *,
+    interval: float | None = None,
+    reload_config: Callable[[], Config] | None = None,
+) -> Runner:
+    """The runner for ``config``; ``interval`` (``--interval``) overrides every collector's.
+
+    ``reload_config`` reads the configuration again (raising on a bad file):
+    with it, the runner's ``reload()`` (SIGHUP) replaces the rule groups by
+    those of the file as it is now.
+    """
     stats = RuntimeStats()
     collectors = build_collectors(config.collectors, interval=interval)
     self_cfg = config.collectors.self_
@@ -40,7 +57,7 @@ def build_runner(config: Config, *, interval: float | None = None) -> Runner:
     except BaseException:
         store.close()
         raise
-    board = None
+    board: AlertBoard | None = None
     listeners: list[Callable[[RuleGroupRunner], None]] = []
     if config.web.enabled:
         from watchkeeper.runtime.alert_feed import publish_to_board
@@ -53,15 +70,7 @@ def build_runner(config: Config, *, interval: float | None = None) -> Runner:
         from watchkeeper.notify import build_notifier
 
         notifier = build_notifier(config, storage.path)
-    group_tasks = []
-    for g in groups:
-        group_listeners = list(listeners)
-        if notifier is not None:
-            from watchkeeper.notify.sink import alert_sink
-            from watchkeeper.runtime.alert_feed import send_to_notifier
-
-            group_listeners.append(partial(send_to_notifier, alert_sink(notifier, g.interval)))
-        group_tasks.append(RuleGroupTask(g, listeners=group_listeners))
+    group_tasks = rule_tasks(groups, listeners, notifier)
     collectors.extend(group_tasks)
     runner = Runner(
         collectors,
@@ -78,4 +87,53 @@ def build_runner(config: Config, *, interval: float | None = None) -> Runner:
         from watchkeeper.web.wiring import build_web_service
 
         runner.services.append(build_web_service(config, runner, board=board, notifier=notifier))
+    if reload_config is not None:
+
+        def reload_rules() -> list[RuleGroupTask]:
+            fresh = reload_config()
+            warn_unreloaded(config, fresh)
+            # The running instance's labels stay: the collectors keep theirs too.
+            loaded = load_rule_groups(
+                fresh.rules, store, external_labels=dict(config.global_.labels)
+            )
+            return rule_tasks(loaded, listeners, notifier)
+
+        runner.reloader = reload_rules
+        if board is not None:
+            keep = board.keep_groups
+            runner.after_reload.append(
+                lambda new: keep([t.group.name for t in new if isinstance(t, RuleGroupTask)])
+            )
     return runner
+
+
+def rule_tasks(
+    groups: list[RuleGroupRunner],
+    listeners: list[Callable[[RuleGroupRunner], None]],
+    notifier: Any,
+) -> list[RuleGroupTask]:
+    """Each group as a task of the run loop, telling the board and the notifier."""
+    tasks = []
+    for g in groups:
+        group_listeners = list(listeners)
+        if notifier is not None:
+            from watchkeeper.notify.sink import alert_sink
+            from watchkeeper.runtime.alert_feed import send_to_notifier
+
+            group_listeners.append(partial(send_to_notifier, alert_sink(notifier, g.interval)))
+        tasks.append(RuleGroupTask(g, listeners=group_listeners))
+    return tasks
+
+
+def warn_unreloaded(running: Config, fresh: Config) -> None:
+    """Say which changed sections a reload does not apply (they need a restart)."""
+    changed = [
+        name
+        for name in type(running).model_fields
+        if name != "rules" and getattr(running, name) != getattr(fresh, name)
+    ]
+    if changed:
+        log.warning(
+            "reload: only the rules are reloaded; restart to apply the changes to: %s",
+            ", ".join(changed),
+        )

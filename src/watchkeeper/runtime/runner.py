@@ -11,7 +11,7 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Protocol
 
@@ -42,6 +42,8 @@ class Service(Protocol):
 LAG_PROBE_INTERVAL = 0.5
 #: How long shutdown waits for collections in flight.
 SHUTDOWN_GRACE_S = 5.0
+#: The collectors a reload replaces: the rule groups (rule_tasks.py names them).
+RELOADABLE_PREFIX = "rules:"
 #: First heap trim after start-up has settled, then one this often.
 HEAP_TRIM_FIRST_S = 10.0
 HEAP_TRIM_INTERVAL_S = 60.0
@@ -79,8 +81,9 @@ class Runner:
             flush_interval=flush_interval,
             max_buffered=max_buffered,
         )
+        self._labels = dict(labels or {})
         self.tasks = [
-            CollectorTask(c, self.writer.add, self.stats.collector(c.name), labels or {})
+            CollectorTask(c, self.writer.add, self.stats.collector(c.name), self._labels)
             for c in self.collectors
         ]
         self.services = list(services)
@@ -88,6 +91,16 @@ class Runner:
         self.retention_check_interval = retention_check_interval
         self.trim_heap = trim_heap
         self.stop_event: asyncio.Event | None = None
+        #: Builds the reloadable collectors anew (``reload()``, SIGHUP); raises
+        #: on a bad file, and then the running ones stay.
+        self.reloader: Callable[[], Sequence[Collector]] | None = None
+        #: Told the new reloadable collectors after a reload (the web's board).
+        self.after_reload: list[Callable[[Sequence[Collector]], None]] = []
+        self.reloads = 0
+        self._task_stops: dict[CollectorTask, asyncio.Event] = {}
+        self._task_jobs: dict[CollectorTask, asyncio.Task[None]] = {}
+        self._reloading: asyncio.Lock | None = None
+        self._reload_job: asyncio.Task[bool] | None = None
 
     def request_stop(self) -> None:
         if self.stop_event is not None:
@@ -96,17 +109,19 @@ class Runner:
     async def run(self, *, install_signal_handlers: bool = False) -> None:
         stop = self.stop_event = asyncio.Event()
         loop = asyncio.get_running_loop()
+        self._reloading = asyncio.Lock()
         if install_signal_handlers:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self._on_signal, sig)
+            loop.add_signal_handler(signal.SIGHUP, self._on_reload_signal)
         log.info(
             "watchkeeper running: %d collector(s): %s",
             len(self.collectors),
             ", ".join(f"{c.name} every {c.interval:g}s" for c in self.collectors),
         )
-        jobs: list[asyncio.Task[None]] = [
-            asyncio.create_task(t.run(stop), name=f"collect:{t.collector.name}") for t in self.tasks
-        ]
+        for t in self.tasks:
+            self._start_task(t)
+        jobs: list[asyncio.Task[None]] = []
         jobs.append(asyncio.create_task(self.writer.run(stop), name="writer"))
         jobs.append(asyncio.create_task(self._watch_lag(stop), name="loop-lag"))
         for service in self.services:
@@ -122,8 +137,80 @@ class Runner:
         finally:
             await self._shutdown(jobs)
             if install_signal_handlers:
-                for sig in (signal.SIGTERM, signal.SIGINT):
+                for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                     loop.remove_signal_handler(sig)
+
+    def _start_task(self, task: CollectorTask) -> None:
+        # Each collector has a stop of its own, so a reload can end some.
+        self._task_stops[task] = own = asyncio.Event()
+        self._task_jobs[task] = asyncio.create_task(
+            task.run(own), name=f"collect:{task.collector.name}"
+        )
+
+    def _on_reload_signal(self) -> None:
+        log.info("received SIGHUP: reloading the rules")
+        # Kept until done: the loop holds only weak references to tasks.
+        self._reload_job = asyncio.create_task(self.reload(), name="reload")
+
+    async def reload(self) -> bool:
+        """Replace the rule groups by what ``reloader`` builds now; False if it failed.
+
+        The file is read and checked off the loop first: a bad one is
+        reported and the running groups go on untouched. Otherwise the old
+        groups finish the evaluation in flight and stop, and the new ones
+        start; their alerts' state comes back from ``ALERTS_FOR_STATE`` as
+        after a restart.
+        """
+        if self.reloader is None:
+            log.warning("reload: this runner has nothing to reload")
+            return False
+        assert self._reloading is not None, "reload() needs a running runner"
+        async with self._reloading:
+            try:
+                fresh = list(await asyncio.to_thread(self.reloader))
+            except Exception as exc:
+                for problem in (
+                    getattr(exc, "problems", None) or getattr(exc, "errors", None) or [str(exc)]
+                ):
+                    log.error("reload failed, the running rules stay: %s", problem)
+                return False
+            kept = [t for t in self.tasks if not t.collector.name.startswith(RELOADABLE_PREFIX)]
+            fresh_names = [c.name for c in fresh]
+            clash = {t.collector.name for t in kept}
+            twice = sorted({n for n in fresh_names if fresh_names.count(n) > 1 or n in clash})
+            if twice:
+                log.error(
+                    "reload failed, the running rules stay: two collectors named %s",
+                    ", ".join(twice),
+                )
+                return False
+            old = [t for t in self.tasks if t not in kept]
+            for t in old:
+                self._task_stops.pop(t).set()
+            await asyncio.gather(*(self._task_jobs.pop(t) for t in old), return_exceptions=True)
+            for t in old:
+                with contextlib.suppress(Exception):
+                    t.collector.close()
+                self.stats.collectors.pop(t.collector.name, None)
+            new_tasks = [
+                CollectorTask(c, self.writer.add, self.stats.collector(c.name), self._labels)
+                for c in fresh
+            ]
+            self.tasks = kept + new_tasks
+            self.collectors = [t.collector for t in self.tasks]
+            if self.stop_event is not None and not self.stop_event.is_set():
+                for t in new_tasks:
+                    self._start_task(t)
+            for hook in self.after_reload:
+                hook(fresh)
+            self.reloads += 1
+            log.info(
+                "reloaded: %d rule group(s) stopped, %d started: %s",
+                len(old),
+                len(new_tasks),
+                ", ".join(t.collector.name for t in new_tasks) or "none",
+            )
+            return True
 
     async def _serve(self, service: Service, stop: asyncio.Event) -> None:
         try:
@@ -139,10 +226,16 @@ class Runner:
     async def _shutdown(self, jobs: list[asyncio.Task[None]]) -> None:
         assert self.stop_event is not None
         self.stop_event.set()
+        if self._reloading is not None:
+            async with self._reloading:  # a reload in progress finishes first
+                pass
+        for own in self._task_stops.values():
+            own.set()
         # Collections in flight may finish (their samples are kept) for a short
         # grace period; one still running after it is abandoned (its thread
         # is a daemon), so a hung collector cannot hold up shutdown.
-        collecting = [j for j in jobs if j.get_name().startswith("collect:")]
+        collecting = list(self._task_jobs.values())
+        jobs = jobs + collecting
         if collecting:
             _, late = await asyncio.wait(collecting, timeout=SHUTDOWN_GRACE_S)
             for job in late:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -132,6 +132,14 @@ class AlertBoard:
         with self._lock:
             self._groups.pop(name, None)
             self._alerts.pop(name, None)
+
+    def keep_groups(self, names: Iterable[str]) -> None:
+        """Drop every group not in ``names`` (after a reload removed it), with its alerts."""
+        keep = set(names)
+        with self._lock:
+            gone = [name for name in self._groups if name not in keep]
+        for name in gone:
+            self.remove_group(name)
 
     def groups(self) -> list[GroupView]:
         with self._lock:
