@@ -17,6 +17,7 @@ import pytest
 
 from watchkeeper.alerts.model import InboundAlert, now_ms
 from watchkeeper.config.load import ConfigError, parse_config
+from watchkeeper.config.notify import split_host_port
 from watchkeeper.model import Labels
 from wk_testing import self_signed_cert
 
@@ -153,3 +154,52 @@ notify:
     assert PASSWORD not in problem
     # A relay on this machine may take a login without TLS.
     parse_config(text.replace("smtp.shop.example", "127.0.0.1"), "watchkeeper.yml")
+
+
+@pytest.mark.parametrize(
+    ("smarthost", "local"),
+    [
+        ("localhost:25", True),
+        ("LOCALHOST.:25", True),
+        ("localhost.localdomain:25", True),
+        ("127.0.0.2:25", True),
+        ("[::1]:25", True),
+        ("[::ffff:127.0.0.1]:25", True),
+        ("mail.shop.example:25", False),
+        ("10.0.0.5:25", False),
+        ("[2001:db8::1]:25", False),
+    ],
+)
+def test_what_counts_as_a_relay_on_this_machine(smarthost: str, local: bool) -> None:
+    text = (
+        "notify:\n  receivers:\n    - name: ops\n      email_configs:\n"
+        f"        - {{to: [a@b.c], smarthost: '{smarthost}', username: u}}\n"
+        "  route: {receiver: ops}\n"
+    )
+    if local:
+        parse_config(text, "watchkeeper.yml")
+    else:
+        with pytest.raises(ConfigError, match="clear text"):
+            parse_config(text, "watchkeeper.yml")
+
+
+def test_ipv6_smarthosts_lose_their_brackets_for_the_connection() -> None:
+    assert split_host_port("[::1]:2525") == ("::1", 2525)
+    assert split_host_port("mail.example:587") == ("mail.example", 587)
+    with pytest.raises(ValueError, match="host:port"):
+        split_host_port("mail.example")
+
+
+def test_a_ca_file_that_is_not_a_bundle_is_refused_at_start(tmp_path: Path) -> None:
+    not_pem = tmp_path / "ca.pem"
+    not_pem.write_text("hello\n")
+    text = (
+        "notify:\n  receivers:\n    - name: ops\n      email_configs:\n"
+        f"        - {{to: [a@b.c], tls: starttls, ca_file: '{not_pem}'}}\n"
+        "  route: {receiver: ops}\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "watchkeeper.yml")
+    (problem,) = info.value.problems
+    assert problem.startswith("watchkeeper.yml:5: notify.receivers.0.email_configs.0.ca_file: ")
+    assert "CA bundle" in problem

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import ssl
 from datetime import time as dtime
 from pathlib import Path
 from typing import Annotated, Literal
@@ -113,25 +114,27 @@ class EmailTarget(_Target):
     @field_validator("smarthost")
     @classmethod
     def _host_port(cls, value: str) -> str:
-        host, _, port = value.rpartition(":")
-        if not host or not port.isdigit():
-            raise ValueError(f"expected host:port, got {value!r}")
-        if not 1 <= int(port) <= 65535:
-            raise ValueError(f"the port must be between 1 and 65535, got {value!r}")
+        split_host_port(value)
         return value
 
     @field_validator("ca_file")
     @classmethod
-    def _readable(cls, value: Path | None) -> Path | None:
-        if value is not None and not value.expanduser().is_file():
-            raise ValueError(f"no such file: {str(value)!r}")
-        return value.expanduser() if value is not None else None
+    def _ca_bundle(cls, value: Path | None) -> Path | None:
+        if value is None:
+            return None
+        path = value.expanduser()
+        try:  # what the channel will do: a bad bundle is refused now, not at each send
+            ssl.create_default_context(cafile=str(path))
+        except (OSError, ssl.SSLError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise ValueError(f"expected a readable CA bundle in PEM ({reason})") from None
+        return path
 
     @model_validator(mode="after")
     def _no_clear_text_password(self) -> EmailTarget:
         # Secure by default: a login over a plain connection sends the
         # password as it is, readable by anyone on the path to a remote relay.
-        host = self.smarthost.rpartition(":")[0].strip("[]")
+        host, _ = split_host_port(self.smarthost)
         if self.username and self.tls == "none" and not _is_loopback(host):
             raise field_error(
                 "username",
@@ -141,13 +144,32 @@ class EmailTarget(_Target):
         return self
 
 
+def split_host_port(value: str) -> tuple[str, int]:
+    """``host:port`` or ``[v6 address]:port`` as (host without brackets, port)."""
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"expected host:port, got {value!r}")
+    if not 1 <= int(port) <= 65535:
+        raise ValueError(f"the port must be between 1 and 65535, got {value!r}")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    return host, int(port)
+
+
+#: Names that mean this machine whatever the resolver says.
+_LOCAL_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"}
+
+
 def _is_loopback(host: str) -> bool:
-    if host == "localhost":
+    name = host.casefold().rstrip(".")
+    if name in _LOCAL_NAMES:
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        address = ipaddress.ip_address(name)
     except ValueError:
         return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return address.is_loopback or (mapped is not None and mapped.is_loopback)
 
 
 class SlackTarget(_Target):

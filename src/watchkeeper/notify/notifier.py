@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import itertools
 import logging
 import threading
 import time
@@ -60,7 +61,7 @@ STEP_BUDGET_S = 0.05
 #: Alerts merged between two looks at the clock.
 INGEST_SLICE = 256
 #: How long turns that go on flushing may keep the mute state they began with.
-RESUME_FLUSH_MS = 1000
+RESUME_FLUSH_S = 1.0
 
 
 @dataclass(slots=True)
@@ -115,7 +116,13 @@ class Notifier:
         self.groups: dict[str, AggGroup] = {}
         self.silences: list[Silence] = []
         self.failing: dict[str, str] = {}
-        self._inbox: deque[tuple[list[InboundAlert], int, str]] = deque()
+        self._inbox: deque[tuple[list[InboundAlert], int, str, int]] = deque()
+        #: Numbers the inbox's entries (``next`` is atomic: receive() is any thread's).
+        self._seq = itertools.count(1)
+        #: The last entry merged whole, and the entry merging must reach
+        #: before groups may flush again while it is behind.
+        self._merged_seq = 0
+        self._mark: int | None = None
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: int | None = None
@@ -124,13 +131,14 @@ class Notifier:
         self._last_prune = 0.0
         self.ready = asyncio.Event()
         self.enqueued = 0
-        #: When the flushing that the last turn left unfinished began (ms).
-        self._flush_from: int | None = None
+        #: Groups due that the last turn left unflushed, and when that began.
+        self._due: deque[str] | None = None
+        self._due_since = 0.0
 
     # -- the integration contract ---------------------------------------------------------
     def receive(self, alerts: Sequence[InboundAlert], *, source: str = "rules") -> None:
         """Hand over alerts (firing and recently resolved); never blocks, any thread."""
-        self._inbox.append((list(alerts), self.clock(), source))
+        self._inbox.append((list(alerts), self.clock(), source, next(self._seq)))
         loop = self._loop
         if loop is None:
             return  # picked up when serve() starts
@@ -176,41 +184,53 @@ class Notifier:
     def step(self) -> bool:
         """One turn of the pipeline, within ``step_budget_s``; True if work is left.
 
-        Groups flush only once every alert received so far is merged, so a
-        storm taken in slices still goes out in whole groups; the groups due
-        are then flushed until the budget is spent (at least one per turn).
+        Groups flush once every alert received before the storm began is
+        merged, so a storm taken in slices still goes out in whole groups,
+        and alerts that keep coming cannot hold flushes back for ever. The
+        groups due are then flushed from a queue until the budget is spent
+        (at least one per turn); the turns that go on with that queue keep
+        the mute state of the turn that made it while nothing new was merged
+        and alerts.db did not change.
         """
         started = time.monotonic()
         deadline = started + self.step_budget_s
         now = self.clock()
-        self._reload_if_changed(now)
+        reloaded = self._reload_if_changed(now)
         # Writing what was merged costs about twice the merging: a third of the budget.
-        if not self._ingest(now, started + self.step_budget_s / 3):
-            self._flush_from = None
+        caught_up, merged = self._ingest(now, started + self.step_budget_s / 3)
+        if not caught_up:
             return True
-        resuming = self._flush_from is not None and now - self._flush_from < RESUME_FLUSH_MS
+        resuming = (
+            self._due is not None
+            and not merged
+            and not reloaded
+            and 0 <= started - self._due_since < RESUME_FLUSH_S
+        )
         if not resuming:
-            # A turn that goes on flushing a storm's groups, with nothing new
-            # merged, keeps the mute state of the turn that began it.
             loop_s = now / 1000
             if loop_s - self._last_housekeeping >= HOUSEKEEPING_S:
                 self._last_housekeeping = loop_s
                 self._housekeeping(now)
             self._expire_alerts(now)
             self._refresh_mute(now)
-            self._flush_from = None
+            due: deque[str] = deque()
+            for group in list(self.groups.values()):
+                if group.next_flush_ms <= now:
+                    due.append(group.key)
+                elif group.route.escalate:
+                    self._escalate(group, now, set())
+            self._due, self._due_since = due, started
+        assert self._due is not None
         flushed = False
-        for group in list(self.groups.values()):
-            if group.next_flush_ms <= now:
-                if flushed and time.monotonic() >= deadline:
-                    if self._flush_from is None:
-                        self._flush_from = now
-                    return True
-                self._flush(group, now)
-                flushed = True
-            elif group.route.escalate:
-                self._escalate(group, now, set())
-        self._flush_from = None
+        while self._due:
+            if flushed and time.monotonic() >= deadline:
+                return True
+            pending = self.groups.get(self._due.popleft())
+            if pending is None or pending.next_flush_ms > now:
+                continue  # gone, or flushed since by a resolution's turn
+            self._flush(pending, now)
+            flushed = True
+        self._due = None
         return False
 
     def _next_timeout(self) -> float:
@@ -219,26 +239,37 @@ class Notifier:
         return max(0.005, min(1.0, (nxt - now) / 1000))
 
     # -- receiving ----------------------------------------------------------------------
-    def _ingest(self, now: int, deadline: float) -> bool:
-        """Merge the inbox in order until ``deadline``; True once it is empty.
+    def _ingest(self, now: int, deadline: float) -> tuple[bool, bool]:
+        """Merge the inbox in order until ``deadline``: (caught up, merged anything).
 
-        At least one slice is merged per call, so a storm always progresses;
-        what is left stays first in the inbox for the next turn.
+        Caught up: the inbox is empty, or everything that was in it when
+        merging last fell behind is merged now (what came since waits for the
+        next turns). At least one slice is merged per call, so a storm always
+        progresses; what is left stays first in the inbox.
         """
         if not self._inbox:
-            return True
+            self._mark = None
+            return True, False
         dirty: dict[str, tuple[AlertRecord, str | None]] = {}
         while self._inbox:
-            alerts, received, source = self._inbox.popleft()
+            alerts, received, source, seq = self._inbox.popleft()
+            split = False
             for start in range(0, len(alerts), INGEST_SLICE):
                 if start and time.monotonic() >= deadline:
-                    self._inbox.appendleft((alerts[start:], received, source))
+                    self._inbox.appendleft((alerts[start:], received, source, seq))
+                    split = True
                     break
                 for a in alerts[start : start + INGEST_SLICE]:
-                    event = self._accept(a, received, source)
+                    try:
+                        event = self._accept(a, received, source)
+                    except Exception:  # one bad alert must not cost the rest of its batch
+                        log.exception("alert %s from %s skipped", a.fingerprint, source)
+                        continue
                     if event is not False:
                         label = event if isinstance(event, str) and event else None
                         dirty[a.fingerprint] = (self.records[a.fingerprint], label)
+            if not split:
+                self._merged_seq = seq
             if self._inbox and time.monotonic() >= deadline:
                 break
         if dirty:
@@ -249,7 +280,16 @@ class Notifier:
                         self.db.history(
                             c, fp, now, change, labels=dict(rec.alert.labels), source=rec.source
                         )
-        return not self._inbox
+        if not self._inbox:
+            self._mark = None
+            return True, True
+        if self._mark is None:
+            self._mark = self._inbox[-1][3]  # the newest entry now: merge up to it first
+            return False, True
+        if self._merged_seq >= self._mark:
+            self._mark = None  # a new mark the next time merging falls behind
+            return True, True
+        return False, True
 
     def _accept(self, a: InboundAlert, received: int, source: str) -> str | bool:
         """Merge one posted alert; returns the history event, "" (save only) or False (nothing)."""
@@ -470,10 +510,11 @@ class Notifier:
         return n
 
     # -- state shared with other processes (CLI, web) ------------------------------------------
-    def _reload_if_changed(self, now: int) -> None:
+    def _reload_if_changed(self, now: int) -> bool:
+        """Take in acknowledgements and silences made elsewhere; True if any changed."""
         version = self.db.data_version()
         if version == self._data_version:
-            return
+            return False
         self._data_version = version
         self.silences = [
             Silence.from_row(r)
@@ -495,6 +536,7 @@ class Notifier:
                 rec.alert = dataclasses.replace(rec.alert, ends_at_ms=fresh.alert.ends_at_ms)
                 self._firing.discard(rec.fingerprint)
                 self._route(rec.fingerprint, rec.alert.labels, now, resolved=True)
+        return True
 
     def _restore(self) -> None:
         """Rebuild groups from alerts.db after a (re)start; the nflog prevents re-sending."""

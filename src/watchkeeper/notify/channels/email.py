@@ -23,7 +23,7 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
 from watchkeeper.config.headers import header_values
-from watchkeeper.config.notify import EmailTarget
+from watchkeeper.config.notify import EmailTarget, split_host_port
 from watchkeeper.notify.channels.base import Channel, DeliveryError
 from watchkeeper.notify.payload import Notification
 from watchkeeper.notify.render import SEVERITY_COLOURS, severity_colour
@@ -124,8 +124,7 @@ class EmailChannel(Channel):
         return ctx
 
     def _send_sync(self, msg: EmailMessage) -> None:
-        host, _, port_s = self.cfg.smarthost.rpartition(":")
-        port = int(port_s)
+        host, port = split_host_port(self.cfg.smarthost)
         timeout = self.cfg.timeout
         smtp: smtplib.SMTP
         if self.cfg.tls == "ssl":
