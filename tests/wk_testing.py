@@ -12,12 +12,15 @@ always finds it, whichever folder's conftest pytest loaded first.
 from __future__ import annotations
 
 import asyncio
+import http.server
 import os
 import shutil
 import socket
+import ssl
 import subprocess
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -30,6 +33,7 @@ __all__ = [
     "require_service",
     "require_tool",
     "self_signed_cert",
+    "serve_http",
     "until",
 ]
 
@@ -94,3 +98,19 @@ async def until(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached")
         await asyncio.sleep(0.005)
+
+
+def serve_http(
+    handler: type[http.server.BaseHTTPRequestHandler], context: ssl.SSLContext | None = None
+) -> Iterator[int]:
+    """A threaded HTTP(S) server on a free loopback port, for a fixture to ``yield from``."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    if context is not None:
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()

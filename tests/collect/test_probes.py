@@ -6,7 +6,6 @@ import http.server
 import logging
 import ssl
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +14,7 @@ import pytest
 
 from watchkeeper.collect.probes import ProbeCollector, cert_not_after
 from watchkeeper.config.services import ProbeConfig
-from wk_testing import free_port, require_service, self_signed_cert
+from wk_testing import free_port, require_service, self_signed_cert, serve_http
 
 PROBE_TOKEN = "wk-probe-s3cret-0123456789"
 
@@ -45,16 +44,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 def serve(context: ssl.SSLContext | None = None) -> Iterator[int]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    if context is not None:
-        server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
+    return serve_http(Handler, context)
 
 
 @pytest.fixture

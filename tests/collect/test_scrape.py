@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.server
 import logging
-import threading
 from collections.abc import Iterator
 
 import pytest
@@ -12,7 +11,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_serv
 
 from watchkeeper.collect.scrape import ScrapeCollector
 from watchkeeper.config.services import ScrapeConfig
-from wk_testing import free_port
+from wk_testing import free_port, serve_http
 
 
 @pytest.fixture
@@ -88,14 +87,7 @@ class _AuthTarget(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def auth_target() -> Iterator[int]:
     _AuthTarget.seen = []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _AuthTarget)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
+    yield from serve_http(_AuthTarget)
 
 
 async def test_secret_headers_are_sent_but_never_logged(
