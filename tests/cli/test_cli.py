@@ -52,6 +52,23 @@ def test_collect_once_with_a_watched_process(data_dir: Path) -> None:
     assert 'host_process_resident_memory_bytes{name="python"}' in result.output
 
 
+def test_collect_named_collectors_only(data_dir: Path) -> None:
+    cfg = data_dir / "wk.yml"
+    cfg.write_text("collectors:\n  probes:\n    - {name: dead, type: tcp, url: '127.0.0.1:9'}\n")
+    result = runner.invoke(app, ["collect", "host", "-c", str(cfg)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "host_cpu_usage_percent" in result.output
+    assert "probe:dead" not in result.output
+    probe = runner.invoke(app, ["collect", "probe:dead", "-c", str(cfg)], env={"COLUMNS": "200"})
+    assert probe.exit_code == 0, probe.output  # a probe that fails is data: probe_success 0
+    assert "probe_success" in probe.output
+    assert "host_cpu_usage_percent" not in probe.output
+    unknown = runner.invoke(app, ["collect", "postgres", "-c", str(cfg)])
+    assert unknown.exit_code == 2
+    assert "no collector named 'postgres'" in unknown.output
+    assert "host, probe:dead" in unknown.output
+
+
 def test_invalid_regex_in_config_is_a_config_error(data_dir: Path) -> None:
     cfg = data_dir / "wk.yml"
     cfg.write_text("collectors:\n  host:\n    exclude_mountpoints: ['^/snap', '(']\n")

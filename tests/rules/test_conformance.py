@@ -15,7 +15,9 @@ from watchkeeper.rules.unittest import run_test_file
 from wk_testing import require_tool
 
 CONFORMANCE = Path(__file__).parent / "conformance"
-FILES = sorted(CONFORMANCE.glob("*.test.yml"))
+#: Unit tests of the default rule pack, over the series the collectors write.
+PACK = Path(__file__).parent / "pack"
+FILES = sorted(CONFORMANCE.glob("*.test.yml")) + sorted(PACK.glob("*.test.yml"))
 
 
 def test_suite_is_large_enough() -> None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from watchkeeper.cli.common import ConfigOption, load_or_exit
+from watchkeeper.cli.common import ConfigOption, fail, load_or_exit
 from watchkeeper.cli.render import format_value
 from watchkeeper.collect.registry import build_collectors
 from watchkeeper.model import Sample
@@ -24,6 +24,14 @@ __all__ = ["collect_command"]
 
 
 def collect_command(
+    names: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Only these collectors (as `watchkeeper status` names them: host, "
+            "postgres:main, probe:shop, ...); default: every enabled one.",
+            show_default=False,
+        ),
+    ] = None,
     config: ConfigOption = None,
     once: Annotated[
         bool, typer.Option("--once", help="One round of every collector, then exit (the default).")
@@ -32,13 +40,25 @@ def collect_command(
         bool, typer.Option("--all", "-a", help="List every series, not one line per metric family.")
     ] = False,
 ) -> None:
-    """Run every enabled collector once and print what each collected.
+    """Run every enabled collector (or the named ones) once and print what each collected.
 
     The test mode for a new set-up: nothing is written to the store. Exits 1
     if any collector failed, so it can run in CI or cron.
     """
     cfg = load_or_exit(config).config
     collectors = build_collectors(cfg.collectors)
+    if names:
+        known = {c.name for c in collectors}
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            for c in collectors:
+                c.close()
+            fail(
+                f"no collector named {', '.join(map(repr, unknown))} in this configuration; "
+                f"there are: {', '.join(sorted(known))}",
+                code=2,
+            )
+        collectors = [c for c in collectors if c.name in names]
     stats = RuntimeStats()
     results: dict[str, list[Sample]] = {}
 

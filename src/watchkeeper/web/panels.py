@@ -166,7 +166,7 @@ PANELS: tuple[Panel, ...] = (
         "HTTP",
         "per_s",
         "http_requests_total",
-        PanelSeries('sum(rate(http_requests_total{status=~"5.."}[2m]))', "", "tail"),
+        PanelSeries('sum(rate(http_requests_total{code=~"5.."}[2m]))', "", "tail"),
     ),
     _p(
         "http_p95",
