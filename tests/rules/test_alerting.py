@@ -215,3 +215,25 @@ def test_load_rule_groups_reports_all_errors(tmp_path: Path) -> None:
     assert "could not parse expression" in text
     assert "matches no file" in text
     assert "rules.alerts.Nope" in text
+
+
+def test_a_default_pack_alert_can_be_turned_off_and_replaced() -> None:
+    # The seeds' CPU levels (75/90) instead of the pack's HostHighCpuUsage at 85 %.
+    cfg = RulesConfig(
+        thresholds={"host_cpu_usage_percent": Threshold(warning=75, critical=90, for_=0)},
+        alerts={
+            "HostHighCpuUsage": AlertOptions(enabled=False),
+            "watchkeeper-host/HostSwapUsage": AlertOptions(enabled=False),
+        },
+    )
+    st = MemoryStore()
+    groups = load_rule_groups(cfg, st)
+    names = {r.name for g in groups for r in g.rules}
+    assert "HostHighCpuUsage" not in names
+    assert "HostSwapUsage" not in names
+    assert {"HostHighMemoryUsage", "HostCpuUsagePercentWarning"} <= names  # the rest stays
+    st.append([Sample("host_cpu_usage_percent", Labels({"instance": "h"}), 0, 95.0)])
+    out = [s for g in groups for s in g.evaluate(0)]
+    firing = {s.labels.get("alertname") for s in out if s.name == "ALERTS"}
+    assert "HostHighCpuUsage" not in firing
+    assert "HostCpuUsagePercentCritical" in firing

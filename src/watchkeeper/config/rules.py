@@ -27,6 +27,9 @@ class _Strict(BaseModel):
 class AlertOptions(_Strict):
     """Per-alert extras beyond Prometheus; all off by default."""
 
+    #: ``false``: the rule is not evaluated at all, e.g. a default-pack alert
+    #: replaced by one of your own thresholds (the rule file stays as it is).
+    enabled: bool = True
     #: Hysteresis: while active, the alert is held as long as this PromQL
     #: returns the alert's series (e.g. ``host_cpu_usage_percent > 80`` for an
     #: alert firing at > 90).

@@ -7,7 +7,9 @@ every error together, and arms restoration of alert state from the store.
 
 from __future__ import annotations
 
+import dataclasses
 import glob
+import logging
 from importlib import resources
 from pathlib import Path
 
@@ -15,10 +17,13 @@ from watchkeeper.config.rules import AlertOptions, RulesConfig
 from watchkeeper.rules.alerting import RuleOptions
 from watchkeeper.rules.group import RuleGroupRunner
 from watchkeeper.rules.loader import RuleFileError, load_rule_files
+from watchkeeper.rules.spec import AlertRuleSpec, GroupSpec
 from watchkeeper.rules.thresholds import compile_thresholds
 from watchkeeper.store.base import Store
 
 __all__ = ["default_pack_files", "load_rule_groups", "resolve_rule_files", "rule_options"]
+
+log = logging.getLogger("watchkeeper.rules")
 
 
 def default_pack_files() -> list[Path]:
@@ -46,6 +51,26 @@ def rule_options(opts: AlertOptions) -> RuleOptions:
         flap_window_s=float(opts.flap_window),
         flap_max_changes=opts.flap_max_changes,
     )
+
+
+def _without_disabled(specs: list[GroupSpec], config: RulesConfig) -> list[GroupSpec]:
+    """The groups without the alerts ``rules.alerts.<name>.enabled: false`` turns off."""
+    off = {name for name, o in config.alerts.items() if not o.enabled}
+    if not off:
+        return specs
+    out = []
+    for spec in specs:
+        rules = [
+            r
+            for r in spec.rules
+            if not (
+                isinstance(r, AlertRuleSpec) and (r.name in off or f"{spec.name}/{r.name}" in off)
+            )
+        ]
+        if rules:
+            out.append(dataclasses.replace(spec, rules=rules))
+    log.info("alert rules turned off by rules.alerts: %s", ", ".join(sorted(off)))
+    return out
 
 
 def load_rule_groups(
@@ -81,6 +106,7 @@ def load_rule_groups(
             errors.append(f"rules.alerts.{name}: no rule with that name")
     if errors:
         raise RuleFileError(errors)
+    specs = _without_disabled(specs, config)
     runners = [
         RuleGroupRunner(
             spec,
