@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import re
+import struct
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -18,15 +19,28 @@ __all__ = [
     "LABEL_NAME_RE",
     "METRIC_NAME_RE",
     "NAME_LABEL",
+    "STALE_NAN",
+    "STALE_NAN_BITS",
     "Labels",
     "MatchOp",
     "Matcher",
     "MetricMeta",
     "MetricType",
     "Sample",
+    "is_stale",
     "is_valid_label_name",
     "is_valid_metric_name",
 ]
+
+#: Prometheus's staleness marker: a NaN with this payload ends a series.
+STALE_NAN_BITS = 0x7FF0000000000002
+STALE_NAN: float = struct.unpack("<d", struct.pack("<Q", STALE_NAN_BITS))[0]
+
+
+def is_stale(value: float) -> bool:
+    """Whether ``value`` is the staleness marker (not just any NaN)."""
+    return value != value and struct.pack("<d", value) == struct.pack("<Q", STALE_NAN_BITS)
+
 
 METRIC_NAME_RE = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 LABEL_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -127,11 +129,30 @@ def running(data_dir: Path) -> Iterator[subprocess.Popen[str]]:
         proc.wait()
 
 
+_READERS: dict[int, queue.Queue[str]] = {}
+
+
 def _wait_for_line(proc: subprocess.Popen[str], needle: str, lines: list[str]) -> None:
+    """Read ``proc``'s stderr until a line contains ``needle`` (60 s at most, even if quiet)."""
     assert proc.stderr is not None
+    stream = proc.stderr
+    if proc.pid not in _READERS:
+        lines_q: queue.Queue[str] = queue.Queue()
+        _READERS[proc.pid] = lines_q
+
+        def pump() -> None:
+            for line in stream:
+                lines_q.put(line)
+            lines_q.put("")  # end of output
+
+        threading.Thread(target=pump, daemon=True).start()
+    pending = _READERS[proc.pid]
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            line = pending.get(timeout=left)
+        except queue.Empty:
+            break
         if not line:
             break
         lines.append(line)
@@ -168,10 +189,9 @@ def test_run_then_query_and_status_from_another_process(
     assert "series" in status.stdout
 
     running.send_signal(signal.SIGTERM)
-    _, err = running.communicate(timeout=30)
-    assert running.returncode == 0, err
-    assert "watchkeeper stopped" in err
-    assert "NOT written" not in err
+    _wait_for_line(running, "watchkeeper stopped", lines)
+    assert running.wait(timeout=30) == 0, "".join(lines)
+    assert "NOT written" not in lines[-1]
 
 
 def test_query_reports_bad_selector_and_no_data(data_dir: Path) -> None:
@@ -242,13 +262,13 @@ def test_sighup_reloads_the_rule_files_and_a_bad_one_changes_nothing(data_dir: P
         assert "could not parse expression" in lines[-1]
         rules.write_text(rule.format(name="wk_reload_after", value=2))
         proc.send_signal(signal.SIGHUP)
-        _wait_for_line(proc, "reloaded: 1 rule group(s) stopped, 1 started: rules:reload", lines)
+        _wait_for_line(proc, "reloaded: 0 rule group(s) unchanged, 1 stopped, 1 started", lines)
+        assert lines[-1].rstrip().endswith("started: rules:reload")
         after = _query_until_found("wk_reload_after", env)
         assert after.returncode == 0, after.stderr
         assert "wk_reload_after" in after.stdout
         proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=30)
-        assert proc.returncode == 0, err
+        assert proc.wait(timeout=30) == 0
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -62,7 +62,10 @@ def run_command(
 
     def reload_config() -> Config:
         # The same file again (SIGHUP); a bad one raises and nothing changes.
-        return load_config(path).config if path is not None else cfg
+        if path is None:
+            log.info("reload: no configuration file; the built-in rules are read again")
+            return cfg
+        return load_config(path).config
 
     try:
         runner = build_runner(cfg, interval=interval, reload_config=reload_config)

@@ -15,7 +15,7 @@ from watchkeeper.cli.render import format_age, format_time
 from watchkeeper.collect.registry import build_collectors
 from watchkeeper.config.duration import format_duration
 from watchkeeper.config.model import Config
-from watchkeeper.model import NAME_LABEL, Matcher
+from watchkeeper.model import NAME_LABEL, Matcher, is_stale
 from watchkeeper.store import Store, open_store
 
 __all__ = ["status_command"]
@@ -106,6 +106,8 @@ def _latest(store: Store, metric: str, now: int) -> dict[str, tuple[int, float]]
     ):
         name = data.series.labels.get("collector") or "?"
         ts, value = int(data.timestamps[-1]), float(data.values[-1])
+        if is_stale(value):
+            continue  # ended: a collector that a reload or a new configuration removed
         if name not in out or out[name][0] < ts:
             out[name] = (ts, value)
     return out

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from watchkeeper.model import NAME_LABEL, Labels
+from watchkeeper.model import NAME_LABEL, STALE_NAN, STALE_NAN_BITS, Labels
 
 __all__ = [
     "STALE_NAN",
@@ -31,9 +31,7 @@ __all__ = [
     "is_stale_nan",
 ]
 
-#: Prometheus's staleness marker: a NaN with a specific payload.
-STALE_NAN_BITS = 0x7FF0000000000002
-STALE_NAN: float = float(np.array([STALE_NAN_BITS], dtype=np.uint64).view(np.float64)[0])
+# Prometheus's staleness marker (a NaN with a specific payload), from the data model.
 
 
 def is_stale_nan(values: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:

@@ -8,6 +8,7 @@ committed before the next runs) through a small overlay on the store.
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from collections.abc import Sequence
@@ -257,6 +258,59 @@ class RuleGroupRunner:
             self._restore(now_ms)
         self._evaluated = True
         return out
+
+    def definition(self) -> tuple[Any, ...]:
+        """What the group evaluates and how: equal for an unchanged group after a reload."""
+        rules = []
+        for rule in self.rules:
+            spec = rule.spec
+            rules.append(
+                (
+                    type(rule).__name__,
+                    spec.name,
+                    spec.expr,
+                    getattr(spec, "for_s", 0.0),
+                    getattr(spec, "keep_firing_for_s", 0.0),
+                    tuple(sorted(spec.labels.items())),
+                    tuple(sorted(getattr(spec, "annotations", {}).items())),
+                    getattr(rule, "options", None),
+                    getattr(rule, "external_labels", None),
+                    getattr(rule, "external_url", None),
+                )
+            )
+        return (self.name, self.file, self.interval, self.limit, self.lookback_ms, tuple(rules))
+
+    def adopt(self, old: RuleGroupRunner) -> None:
+        """Take over the state of the group this one replaces (a reload changed it).
+
+        Alerting rules of the same name keep their alerts (pending time,
+        firing since, ``keep_firing_for`` holds, flap history), and every
+        rule the series it wrote, so the first evaluation marks stale only
+        what really went away; as Prometheus does for a changed group.
+        """
+        before = {
+            (type(rule), rule.name): (rule, prev)
+            for rule, prev in zip(old.rules, old._previous, strict=True)
+        }
+        for i, rule in enumerate(self.rules):
+            found = before.get((type(rule), rule.name))
+            if found is None:
+                continue
+            old_rule, prev = found
+            self._previous[i] = set(prev)
+            if isinstance(rule, AlertingRule) and isinstance(old_rule, AlertingRule):
+                # Copies: an old evaluation past its timeout may still be running.
+                rule.active = copy.deepcopy(old_rule.active)
+                rule.health, rule.last_error = old_rule.health, old_rule.last_error
+        self._evaluated = old._evaluated
+
+    def stale_samples(self, now_ms: int) -> list[Sample]:
+        """Staleness markers for every series the last evaluation wrote (the group is gone)."""
+        return [
+            Sample(name, labels, now_ms, STALE_NAN)
+            for prev in self._previous
+            for name, labels in prev
+        ]
 
     def enable_restore(self) -> None:
         """Restore ``for`` state from ALERTS_FOR_STATE after the first evaluation."""

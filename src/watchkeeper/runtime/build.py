@@ -94,9 +94,23 @@ def build_runner(
             warn_unreloaded(config, fresh)
             # The running instance's labels stay: the collectors keep theirs too.
             loaded = load_rule_groups(
-                fresh.rules, store, external_labels=dict(config.global_.labels)
+                fresh.rules, store, external_labels=dict(config.global_.labels), restore=False
             )
-            return rule_tasks(loaded, listeners, notifier)
+            running = {
+                t.collector.group.name: t.collector
+                for t in runner.tasks
+                if isinstance(t.collector, RuleGroupTask)
+            }
+            out: list[RuleGroupTask] = []
+            for task in rule_tasks(loaded, listeners, notifier):
+                before = running.get(task.group.name)
+                if before is not None and before.same_as(task):
+                    out.append(before)  # unchanged: it goes on as it is
+                    continue
+                if before is None:
+                    task.group.enable_restore()  # a new group: state as after a restart
+                out.append(task)  # a changed one adopts its predecessor's alerts
+            return out
 
         runner.reloader = reload_rules
         if board is not None:
@@ -128,8 +142,8 @@ def rule_tasks(
 def warn_unreloaded(running: Config, fresh: Config) -> None:
     """Say which changed sections a reload does not apply (they need a restart)."""
     changed = [
-        name
-        for name in type(running).model_fields
+        field.alias or name
+        for name, field in type(running).model_fields.items()
         if name != "rules" and getattr(running, name) != getattr(fresh, name)
     ]
     if changed:

@@ -34,9 +34,32 @@ class RuleGroupTask(SyncCollector):
         super().__init__(f"rules:{group.name}", interval=every, timeout=max(1.0, every * 0.9))
         self.group = group
         self.listeners = list(listeners)
+        #: Set when a reload or shutdown stopped this group: an evaluation
+        #: still running in its thread then tells nobody (the board would show
+        #: a removed group again, the notifier get a removed rule's alerts).
+        self.closed = False
 
     def collect(self, now_ms: int) -> Iterable[Sample]:
         samples = self.group.evaluate(now_ms)
+        if self.closed:
+            return []
         for listener in self.listeners:
             listener(self.group)
         return samples
+
+    def close(self) -> None:
+        self.closed = True
+
+    def stale_samples(self, now_ms: int) -> list[Sample]:
+        """Markers ending the series the group wrote (after a reload removed it)."""
+        return self.group.stale_samples(now_ms)
+
+    def adopt(self, old: RuleGroupTask) -> None:
+        """Take over the alerts of the group of the same name that a reload replaced."""
+        self.group.adopt(old.group)
+
+    def same_as(self, other: RuleGroupTask) -> bool:
+        """Whether ``other`` evaluates exactly what this one does (a reload may keep this)."""
+        return self.interval == other.interval and (
+            self.group.definition() == other.group.definition()
+        )

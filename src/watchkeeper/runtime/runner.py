@@ -17,7 +17,7 @@ from typing import Protocol
 
 from watchkeeper.collect.base import Collector
 from watchkeeper.runtime.memory import trim_heap
-from watchkeeper.runtime.scheduler import CollectorTask
+from watchkeeper.runtime.scheduler import CollectorTask, now_ms
 from watchkeeper.runtime.stats import RuntimeStats
 from watchkeeper.runtime.writer import BatchWriter
 from watchkeeper.store.base import Store
@@ -100,7 +100,7 @@ class Runner:
         self._task_stops: dict[CollectorTask, asyncio.Event] = {}
         self._task_jobs: dict[CollectorTask, asyncio.Task[None]] = {}
         self._reloading: asyncio.Lock | None = None
-        self._reload_job: asyncio.Task[bool] | None = None
+        self._reload_jobs: set[asyncio.Task[bool]] = set()
 
     def request_stop(self) -> None:
         if self.stop_event is not None:
@@ -148,23 +148,37 @@ class Runner:
         )
 
     def _on_reload_signal(self) -> None:
+        if self.stop_event is None or self.stop_event.is_set():
+            return  # stopping: nothing to reload into
         log.info("received SIGHUP: reloading the rules")
-        # Kept until done: the loop holds only weak references to tasks.
-        self._reload_job = asyncio.create_task(self.reload(), name="reload")
+        job = asyncio.create_task(self.reload(), name="reload")
+        # Kept until done (the loop holds only weak references to tasks).
+        self._reload_jobs.add(job)
+        job.add_done_callback(self._reload_done)
+
+    def _reload_done(self, job: asyncio.Task[bool]) -> None:
+        self._reload_jobs.discard(job)
+        if not job.cancelled() and job.exception() is not None:
+            log.error("reload failed unexpectedly", exc_info=job.exception())
+
+    def _stopping(self) -> bool:
+        return self.stop_event is None or self.stop_event.is_set()
 
     async def reload(self) -> bool:
         """Replace the rule groups by what ``reloader`` builds now; False if it failed.
 
         The file is read and checked off the loop first: a bad one is
-        reported and the running groups go on untouched. Otherwise the old
-        groups finish the evaluation in flight and stop, and the new ones
-        start; their alerts' state comes back from ``ALERTS_FOR_STATE`` as
-        after a restart.
+        reported and the running groups go on untouched. ``reloader`` hands
+        back the groups to run: a running one it returns (an unchanged group)
+        goes on as it is; the others finish the evaluation in flight (within
+        the shutdown grace period) and stop, their series ended by staleness
+        markers; the new ones start.
         """
         if self.reloader is None:
             log.warning("reload: this runner has nothing to reload")
             return False
-        assert self._reloading is not None, "reload() needs a running runner"
+        if self._reloading is None or self._stopping():
+            return False
         async with self._reloading:
             try:
                 fresh = list(await asyncio.to_thread(self.reloader))
@@ -174,41 +188,66 @@ class Runner:
                 ):
                     log.error("reload failed, the running rules stay: %s", problem)
                 return False
+            running = {t.collector: t for t in self.tasks}
+            started = [c for c in fresh if c not in running]
+            if self._stopping():
+                _close_all(started)
+                return False
             kept = [t for t in self.tasks if not t.collector.name.startswith(RELOADABLE_PREFIX)]
-            fresh_names = [c.name for c in fresh]
+            names = [c.name for c in fresh]
             clash = {t.collector.name for t in kept}
-            twice = sorted({n for n in fresh_names if fresh_names.count(n) > 1 or n in clash})
+            twice = sorted({n for n in names if names.count(n) > 1 or n in clash})
             if twice:
                 log.error(
                     "reload failed, the running rules stay: two collectors named %s",
                     ", ".join(twice),
                 )
+                _close_all(started)
                 return False
-            old = [t for t in self.tasks if t not in kept]
+            stay = [t for t in self.tasks if t not in kept and t.collector in fresh]
+            old = [t for t in self.tasks if t not in kept and t.collector not in fresh]
             for t in old:
+                t.collector.close()  # an evaluation still running now tells nobody
                 self._task_stops.pop(t).set()
-            await asyncio.gather(*(self._task_jobs.pop(t) for t in old), return_exceptions=True)
+            if old:
+                _, late = await asyncio.wait(
+                    [self._task_jobs[t] for t in old], timeout=SHUTDOWN_GRACE_S
+                )
+                for job in late:
+                    job.cancel()
             for t in old:
-                with contextlib.suppress(Exception):
-                    t.collector.close()
-                self.stats.collectors.pop(t.collector.name, None)
+                self._task_jobs.pop(t)
+                now = now_ms()
+                ending = getattr(t.collector, "stale_samples", None)
+                self.writer.add((ending(now) if ending else []) + t.stale_self_samples(now))
+                if t.collector.name not in names:
+                    self.stats.collectors.pop(t.collector.name, None)
+            replaced = {t.collector.name: t.collector for t in old}
+            for c in started:
+                before = replaced.get(c.name)
+                adopt = getattr(c, "adopt", None)
+                if before is not None and adopt is not None and type(before) is type(c):
+                    adopt(before)  # a changed group keeps its alerts' state
             new_tasks = [
                 CollectorTask(c, self.writer.add, self.stats.collector(c.name), self._labels)
-                for c in fresh
+                for c in started
             ]
-            self.tasks = kept + new_tasks
+            self.tasks = kept + stay + new_tasks
             self.collectors = [t.collector for t in self.tasks]
-            if self.stop_event is not None and not self.stop_event.is_set():
-                for t in new_tasks:
-                    self._start_task(t)
+            if self._stopping():
+                _close_all(started)  # shutdown began while the old groups finished
+                return False
+            for t in new_tasks:
+                self._start_task(t)
             for hook in self.after_reload:
                 hook(fresh)
             self.reloads += 1
             log.info(
-                "reloaded: %d rule group(s) stopped, %d started: %s",
+                "reloaded: %d rule group(s) unchanged, %d stopped, %d started%s",
+                len(stay),
                 len(old),
                 len(new_tasks),
-                ", ".join(t.collector.name for t in new_tasks) or "none",
+                (": " + ", ".join(t.collector.name for t in new_tasks)) if new_tasks else "",
             )
             return True
 
@@ -226,9 +265,12 @@ class Runner:
     async def _shutdown(self, jobs: list[asyncio.Task[None]]) -> None:
         assert self.stop_event is not None
         self.stop_event.set()
-        if self._reloading is not None:
-            async with self._reloading:  # a reload in progress finishes first
-                pass
+        if self._reload_jobs:
+            # A reload sees the stop at its next step; it gets the grace period.
+            _, unfinished = await asyncio.wait(set(self._reload_jobs), timeout=SHUTDOWN_GRACE_S)
+            for reload_job in unfinished:
+                reload_job.cancel()
+            await asyncio.gather(*unfinished, return_exceptions=True)
         for own in self._task_stops.values():
             own.set()
         # Collections in flight may finish (their samples are kept) for a short
@@ -283,6 +325,12 @@ class Runner:
         while not stop.is_set():
             await asyncio.to_thread(trim_heap)
             await _sleep_or_stop(stop, HEAP_TRIM_INTERVAL_S)
+
+
+def _close_all(collectors: Sequence[Collector]) -> None:
+    for c in collectors:
+        with contextlib.suppress(Exception):
+            c.close()
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

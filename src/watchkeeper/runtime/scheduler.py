@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from watchkeeper.collect.base import AsyncCollector, Collector, SyncCollector
-from watchkeeper.model import Labels, Sample
+from watchkeeper.model import STALE_NAN, Labels, Sample
 from watchkeeper.runtime.stats import CollectorStats
 from watchkeeper.runtime.validate import check_samples
 
@@ -132,6 +132,14 @@ class CollectorTask:
         self._record(ts, duration, error, len(samples), checked.rejected, samples)
         self.sink(samples)
         return samples
+
+    def stale_self_samples(self, ts: int) -> list[Sample]:
+        """Markers ending this collector's ``up`` and duration series (it was removed)."""
+        lab = self._self_labels
+        return [
+            Sample("watchkeeper_collector_up", lab, ts, STALE_NAN),
+            Sample("watchkeeper_collection_duration_seconds", lab, ts, STALE_NAN),
+        ]
 
     def _start(self, ts: int) -> asyncio.Future[Any]:
         c = self.collector
