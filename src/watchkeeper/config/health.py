@@ -153,6 +153,17 @@ class HealthConfig(StrictModel):
     cache: Annotated[Duration, Field(ge=0, le=300)] = 5.0
     #: Default timeout of a check.
     timeout: Timeout = 2.0
+    #: ``watchkeeper run`` records the checks' results (``health_check_status``)
+    #: this often, for their history and the HealthCheckFailing alert; 0: never.
+    interval: Annotated[Duration, Field(ge=0, le=3600)] = 30.0
+
+    @field_validator("interval")
+    @classmethod
+    def _off_or_a_second(cls, value: float) -> float:
+        if 0 < value < 1:
+            raise ValueError(f"must be 0 (off) or between 1 and 3600, got {value:g}")
+        return value
+
     #: Default: warn-only disk (/) and memory checks.
     checks: list[CheckConfig] = Field(default_factory=_default_checks)
 

@@ -72,6 +72,7 @@ def build_runner(
         notifier = build_notifier(config, storage.path)
     group_tasks = rule_tasks(groups, listeners, notifier)
     collectors.extend(group_tasks)
+    health = health_collector(config, collectors)
     runner = Runner(
         collectors,
         store,
@@ -86,7 +87,9 @@ def build_runner(
     if config.web.enabled:
         from watchkeeper.web.wiring import build_web_service
 
-        runner.services.append(build_web_service(config, runner, board=board, notifier=notifier))
+        runner.services.append(
+            build_web_service(config, runner, board=board, notifier=notifier, health=health)
+        )
     if reload_config is not None:
 
         def reload_rules() -> list[RuleGroupTask]:
@@ -118,6 +121,31 @@ def build_runner(
             runner.after_reload.append(
                 lambda new: keep([t.group.name for t in new if isinstance(t, RuleGroupTask)])
             )
+    return runner
+
+
+def health_collector(config: Config, collectors: list[Any]) -> Any:
+    """The health checks' runner, recorded as metrics when ``health.interval`` > 0.
+
+    One runner, shared with the web's ``/health``: a load balancer's polls and
+    the recording cost one round of checks per cache period. None when the
+    checks cannot be built (the web then reports why; collection goes on).
+    """
+    try:
+        from watchkeeper.health.build import build_health_runner
+
+        runner = build_health_runner(config.health)
+    except Exception as exc:  # a bad check must not keep watchkeeper from monitoring
+        log.error("health checks unavailable: %s", exc)
+        return None
+    every = config.health.interval
+    if every > 0 and runner.checks:
+        from watchkeeper.health.collector import HealthCollector
+
+        longest = max(c.timeout for c in runner.checks.values())
+        collectors.append(
+            HealthCollector(runner, interval=every, timeout=min(every, longest + 1.0))
+        )
     return runner
 
 
