@@ -64,3 +64,37 @@ def test_missing_store_is_a_clear_error(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["stats", "--path", str(tmp_path / "nope.db")])
     assert res.exit_code == 1
     assert "no store at" in res.output
+
+
+def test_backup_while_the_store_is_being_written(tmp_path: Path) -> None:
+    from watchkeeper.alerts.db import AlertsDB
+    from watchkeeper.model import Matcher
+
+    data = tmp_path / "data"
+    data.mkdir()
+    path = data / "watchkeeper.db"
+    _make(path)
+    AlertsDB(data / "alerts.db").close()
+    config = tmp_path / "wk.yml"
+    config.write_text(f"storage: {{path: {path}}}\n")
+    out = tmp_path / "backup"
+    runner = CliRunner()
+    with open_store(path, background=False) as writer:  # `watchkeeper run` holds it
+        writer.append([Sample("m", Labels({"instance": "c"}), BASE + 20_000_001, 7.0)])
+        res = runner.invoke(app, ["backup", str(out), "-c", str(config)])
+        assert res.exit_code == 0, res.output
+        writer.append([Sample("m", Labels({"instance": "d"}), BASE + 20_000_002, 8.0)])
+    assert sorted(p.name for p in out.iterdir()) == ["alerts.db", "watchkeeper.db"]
+    assert "the copy reads back: 3 series" in res.output
+    with open_store(out / "watchkeeper.db", readonly=True, background=False) as copy:
+        got = {
+            d.series.labels.get("instance"): len(d)
+            for d in copy.read_range([Matcher.equal("__name__", "m")], 0, 2**62)
+        }
+    assert got == {"a": 2000, "b": 2000, "c": 1}  # d came after the snapshot
+    again = runner.invoke(app, ["backup", str(out), "-c", str(config)])
+    assert again.exit_code == 1
+    assert "already there" in again.output
+    forced = runner.invoke(app, ["backup", str(out), "-c", str(config), "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert "the copy reads back: 4 series" in forced.output

@@ -1,7 +1,7 @@
-"""``watchkeeper store stats|compact|check``: look after the embedded store.
+"""``watchkeeper store stats|compact|check|backup``: look after the embedded store.
 
-``stats`` and ``check`` open the store read-only, so they work while
-``watchkeeper run`` writes; ``compact`` and ``check --repair`` need the
+``stats``, ``check`` and ``backup`` open the store read-only, so they work
+while ``watchkeeper run`` writes; ``compact`` and ``check --repair`` need the
 writer's lock and say so when ``run`` holds it.
 """
 
@@ -164,3 +164,67 @@ def check_command(
     )
     if not report.ok:
         raise typer.Exit(1)
+
+
+@app.command("backup")
+def backup_command(
+    directory: Annotated[
+        Path, typer.Argument(help="Where to write the copies (created if missing).")
+    ],
+    config: ConfigOption = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace copies already in DIRECTORY.")
+    ] = False,
+) -> None:
+    """Copy the store, alerts.db and web.db into DIRECTORY, consistent, while run runs.
+
+    Each file is copied with SQLite's online backup (a snapshot of one
+    moment, whatever is being written meanwhile), written beside its final
+    name and renamed into place, then opened to check it reads back.
+    """
+    import sqlite3
+
+    from watchkeeper.alerts.db import default_alerts_db_path
+
+    cfg = load_or_exit(config).config
+    store = cfg.storage.path.expanduser()
+    if not store.exists():
+        fail(f"no store at {store} (start `watchkeeper run` first)")
+    sources = [
+        store,
+        cfg.notify.database.expanduser() if cfg.notify.database else default_alerts_db_path(store),
+        cfg.web.database_path(store),
+    ]
+    directory = directory.expanduser()
+    directory.mkdir(parents=True, exist_ok=True)
+    targets = [directory / src.name for src in sources]
+    clash = [str(t) for src, t in zip(sources, targets, strict=True) if src.exists() and t.exists()]
+    if clash and not force:
+        fail(f"already there: {', '.join(clash)} (use --force to replace)")
+    for src, target in zip(sources, targets, strict=True):
+        if not src.exists():
+            continue
+        if src.resolve() == target.resolve():
+            fail(f"{target} is the database itself: back up into another directory")
+        partial = target.with_name(target.name + ".partial")
+        partial.unlink(missing_ok=True)
+        source = sqlite3.connect(f"file:{src}?mode=ro", uri=True, timeout=30)
+        try:
+            copy = sqlite3.connect(partial)
+            try:
+                source.backup(copy)
+                # A file of its own: no -wal/-shm beside it (run turns WAL on again).
+                copy.execute("PRAGMA journal_mode=DELETE")
+                (verdict,) = copy.execute("PRAGMA quick_check").fetchone()
+            finally:
+                copy.close()
+        finally:
+            source.close()
+        if verdict != "ok":
+            partial.unlink(missing_ok=True)
+            fail(f"the copy of {src} does not check out ({verdict}); nothing replaced")
+        partial.replace(target)
+        print(f"{src} -> {target} ({target.stat().st_size:,} bytes)")
+    with open_store(targets[0], readonly=True, background=False) as copy_store:
+        stats = copy_store.stats()
+    print(f"the copy reads back: {stats.series:,} series")
