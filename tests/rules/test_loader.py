@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 
 from watchkeeper.cli.rules import app
 from watchkeeper.rules import default_pack_files, load_rule_files, parse_rule_text
+from watchkeeper.web.runbooks import runbook_anchors
 from wk_testing import require_tool
 
 SEED = Path("/work/shared/seeds/003_aec02aa0d4518a8f.txt")
@@ -98,12 +99,14 @@ def test_default_pack_is_valid_here_and_for_promtool() -> None:
     for r in rules:
         ann = getattr(r, "annotations", None)
         if ann is not None:
-            assert {"summary", "description", "runbook"} <= set(ann), r.name
-    runbooks = Path("docs/runbooks.md").read_text().lower()
+            assert {"summary", "description", "runbook_url"} <= set(ann), r.name
+    anchors = runbook_anchors()
     for r in rules:
         anchor = r.name.lower()
         if getattr(r, "annotations", None):
-            assert r.annotations["runbook"].split("#")[1] in runbooks  # type: ignore[union-attr]
+            page, _, section = r.annotations["runbook_url"].partition("#")  # type: ignore[union-attr]
+            assert page == "/runbooks", r.name
+            assert section in anchors, r.name
     promtool = require_tool("promtool")
     for f in files:
         proc = subprocess.run([promtool, "check", "rules", str(f)], capture_output=True, text=True)

@@ -43,6 +43,7 @@ def made_by_watchkeeper() -> set[str]:
     """The series names the collectors declare and the integrations define."""
     for mod in pkgutil.iter_modules(watchkeeper.collect.__path__):
         importlib.import_module(f"watchkeeper.collect.{mod.name}")
+    importlib.import_module("watchkeeper.health.collector")  # the health checks' recording
     names: set[str] = set()
 
     def add(name: str, histogram: bool) -> None:

@@ -76,3 +76,38 @@ def test_unknown_alert_is_404_and_bad_fingerprint_422(client: TestClient, web_en
     h = bearer(web_env, "operator")
     assert client.post("/api/wk/v1/alerts/0123456789abcdef/ack", headers=h).status_code == 404
     assert client.post("/api/wk/v1/alerts/..%2F..%2Fetc/ack", headers=h).status_code in (404, 422)
+
+
+def test_runbooks_page_and_links_only_to_safe_places(client: TestClient, web_env: WebEnv) -> None:
+    from test_auth import _one_alert, login
+
+    from watchkeeper.web.alert_board import AlertView
+
+    assert client.get("/runbooks", follow_redirects=False).status_code in (302, 303, 401)
+    group, _ = _one_alert()
+    good = AlertView(
+        {"alertname": "HighCPU", "instance": "web-1"},
+        {"summary": "hot", "runbook_url": "/runbooks#hosthighcpuusage"},
+        "firing",
+        1_700_000_000.0,
+        97.5,
+        "host",
+    )
+    evil = AlertView(
+        {"alertname": "HighCPU", "instance": "web-2"},
+        {"summary": "hot", "runbook_url": "javascript:alert(1)"},
+        "firing",
+        1_700_000_000.0,
+        97.5,
+        "host",
+    )
+    web_env.board.publish(group, [good, evil])
+    login(client, "viewer")
+    page = client.get("/runbooks")
+    assert page.status_code == 200
+    assert '<h2 id="hosthighcpuusage">HostHighCpuUsage</h2>' in page.text
+    assert '<h2 id="thresholds">Thresholds</h2>' in page.text
+    html = client.get("/alerts").text
+    assert '<a href="/runbooks#hosthighcpuusage">' in html
+    assert 'href="javascript:' not in html
+    assert "javascript:alert(1)" in html  # shown, as text

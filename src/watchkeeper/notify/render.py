@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from watchkeeper.links import absolute_link
 from watchkeeper.notify.payload import Notification
 
-__all__ = ["SEVERITY_COLOURS", "severity_colour", "summary_line", "title", "worst_severity"]
+__all__ = [
+    "SEVERITY_COLOURS",
+    "runbook_link",
+    "safe_link",
+    "severity_colour",
+    "summary_line",
+    "title",
+    "worst_severity",
+]
 
 SEVERITY_COLOURS = {
     "critical": "#d32f2f",
@@ -57,3 +66,20 @@ def summary_line(alert: dict[str, Any]) -> str:
         parts.append(f"on {where}")
     line = " ".join(parts)
     return f"{line}: {text}" if text else line
+
+
+def runbook_link(alert: dict[str, Any], external_url: str) -> str | None:
+    """The alert's runbook as a link a message can carry, or None.
+
+    ``runbook_url`` (the usual annotation; ``runbook`` is accepted too) is
+    joined to the dashboard's external URL when it is a path such as the
+    default pack's ``/runbooks#hosthighcpuusage``.
+    """
+    ann = alert.get("annotations", {})
+    value = ann.get("runbook_url") or ann.get("runbook")
+    return absolute_link(str(value), external_url) if value else None
+
+
+def safe_link(value: object) -> str | None:
+    """``value`` if it may be an ``href`` (an http(s) URL), else None."""
+    return absolute_link(value, "") if isinstance(value, str) else None

@@ -70,7 +70,7 @@ def _rule(
             "summary": summary,
             "description": f"{metric} is {{{{ $value }}}} on {{{{ $labels.instance }}}} "
             f"({severity} threshold {th.op} {go_float(level)}).",
-            "runbook": "docs/runbooks.md#thresholds",
+            "runbook_url": "/runbooks#thresholds",
         },
         origin="<config: rules.thresholds>",
     )

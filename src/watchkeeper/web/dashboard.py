@@ -16,9 +16,11 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
 from watchkeeper._version import __version__
+from watchkeeper.links import is_safe_link
 from watchkeeper.web.alert_views import AlertItem, collect_alerts
 from watchkeeper.web.api import panel_states, present_metrics
 from watchkeeper.web.auth import LOGIN_CSRF_COOKIE, SESSION_COOKIE, Principal
@@ -73,6 +75,7 @@ def templates() -> Environment:
     )
     env.globals["static"] = lambda name: f"/static/{name}?v={__version__}"
     env.filters["datetime"] = lambda ts: time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+    env.tests["safe_link"] = is_safe_link
     return env
 
 
@@ -273,6 +276,14 @@ def dashboard_router(ctx: WebContext) -> APIRouter:
             title="Health",
             report=report,
             reason="No health checks are configured (health: in watchkeeper.yml).",
+        )
+
+    @router.get("/runbooks")
+    async def runbooks(request: Request, who: Principal = viewer) -> Response:
+        from watchkeeper.web.runbooks import runbooks_html
+
+        return await render(
+            "runbooks.html", request, who, title="Runbooks", body=Markup(runbooks_html())
         )
 
     @router.get("/silences")

@@ -350,7 +350,10 @@
       Object.keys(a.annotations).sort().forEach(function (k) {
         var p = el("p");
         p.appendChild(el("span", { "class": "ann-key" }, k + ": "));
-        p.appendChild(document.createTextNode(a.annotations[k]));
+        var v = a.annotations[k];
+        // A runbook link only to a page of this site or an http(s) URL (annotations are untrusted).
+        if (k === "runbook_url" && /^(\/(?!\/)|https?:\/\/)\S*$/i.test(v)) p.appendChild(el("a", { href: v }, v));
+        else p.appendChild(document.createTextNode(v));
         ann.appendChild(p);
       });
       tr.appendChild(ann);

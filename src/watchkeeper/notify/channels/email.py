@@ -26,7 +26,7 @@ from watchkeeper.config.headers import header_values
 from watchkeeper.config.notify import EmailTarget, split_host_port
 from watchkeeper.notify.channels.base import Channel, DeliveryError
 from watchkeeper.notify.payload import Notification
-from watchkeeper.notify.render import SEVERITY_COLOURS, severity_colour
+from watchkeeper.notify.render import SEVERITY_COLOURS, runbook_link, safe_link, severity_colour
 
 __all__ = ["EmailChannel", "render_email"]
 
@@ -66,6 +66,9 @@ def _context(n: Notification) -> dict[str, Any]:
         "truncated": p.get("truncatedAlerts", 0),
         "colour": severity_colour(n),
         "severity_colours": SEVERITY_COLOURS,
+        # Links only through these (annotations and generatorURL are untrusted).
+        "runbook": lambda a: runbook_link(a, p.get("externalURL", "")),
+        "link": safe_link,
     }
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from watchkeeper.config.notify import SlackTarget
 from watchkeeper.notify.channels.base import Channel, http_client, post_json
 from watchkeeper.notify.payload import Notification
-from watchkeeper.notify.render import severity_colour, summary_line, title
+from watchkeeper.notify.render import runbook_link, severity_colour, summary_line, title
 
 __all__ = ["SlackChannel", "slack_message"]
 
@@ -35,6 +35,9 @@ def slack_message(n: Notification, *, channel: str | None, username: str) -> dic
             text += "\n" + _escape(desc)
         labels = ", ".join(f"`{_escape(k)}={_escape(v)}`" for k, v in sorted(a["labels"].items()))
         text += "\n" + labels
+        runbook = runbook_link(a, p.get("externalURL", ""))
+        if runbook and not any(c in runbook for c in "<>|"):
+            text += f"\n<{runbook}|Runbook>"
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text[:MAX_TEXT]}})
     hidden = len(n.alerts) - MAX_ALERT_BLOCKS + int(p.get("truncatedAlerts", 0))
     if hidden > 0:
