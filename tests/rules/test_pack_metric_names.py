@@ -106,3 +106,11 @@ def test_each_panel_reads_metrics_watchkeeper_writes(panel: Any) -> None:
     for series in panel.series:
         used.update(selector_names(promql_parser.parse(series.expr)))
     assert sorted(used - KNOWN) == []
+
+
+def test_each_report_figure_reads_metrics_watchkeeper_writes() -> None:
+    from watchkeeper.report.build import FIGURES
+
+    for fig in FIGURES:
+        used = set(selector_names(promql_parser.parse(fig.expr.replace("{p}", "1h"))))
+        assert sorted(used - KNOWN) == [], f"{fig.section} / {fig.label}"

@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "collect": ("watchkeeper.cli.collect", "collect_command"),
     "status": ("watchkeeper.cli.status", "status_command"),
     "query": ("watchkeeper.cli.query", "query_command"),
+    "report": ("watchkeeper.cli.report", "report_command"),
     "health": ("watchkeeper.cli.health", "health_command"),
     "init": ("watchkeeper.cli.config_cmd", "init_command"),
     "config": ("watchkeeper.cli.config_cmd", "config_app"),

@@ -40,3 +40,30 @@ def load_or_exit(path: Path | None) -> LoadedConfig:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         raise typer.Exit(EXIT_CONFIG) from None
+
+
+def duration_ms_option(text: str, option: str) -> int:
+    """A positive duration option (``1h``, ``90s``, ``2d``) in ms, or exit 2 naming it."""
+    from watchkeeper.config.duration import parse_duration
+
+    try:
+        seconds = parse_duration(text)
+    except ValueError as exc:
+        fail(f"{option}: {exc}", 2)
+    if seconds <= 0:
+        fail(f"{option}: must be positive, got {text!r}", 2)
+    return int(seconds * 1000)
+
+
+def time_ms_option(text: str, option: str = "--at") -> int:
+    """A time option (Unix seconds or ISO 8601) in ms, or exit 2 naming it."""
+    from datetime import datetime
+
+    try:
+        return int(float(text) * 1000)
+    except ValueError:
+        pass
+    try:
+        return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
+    except ValueError:
+        fail(f"{option}: expected Unix seconds or ISO 8601, got {text!r}", 2)

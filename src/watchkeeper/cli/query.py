@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import math
 import time
-from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from watchkeeper.cli.common import ConfigOption, fail, load_or_exit
+from watchkeeper.cli.common import (
+    ConfigOption,
+    duration_ms_option,
+    fail,
+    load_or_exit,
+    time_ms_option,
+)
 from watchkeeper.cli.render import format_time, format_value, sparkline
-from watchkeeper.config.duration import parse_duration
 from watchkeeper.model import NAME_LABEL, Labels
 from watchkeeper.store import open_store
 
@@ -86,9 +90,9 @@ def query_command(
     if at is not None and (since is not None or step is not None):
         fail("--at is for an instant query; it cannot be combined with --since or --step", 2)
     now = int(time.time() * 1000)
-    window_ms = _duration_ms(since, "--since") if since else 3600_000
-    step_ms = _duration_ms(step, "--step") if step else None
-    at_ms = _time_ms(at) if at else now
+    window_ms = duration_ms_option(since, "--since") if since else 3600_000
+    step_ms = duration_ms_option(step, "--step") if step else None
+    at_ms = time_ms_option(at) if at else now
 
     try:
         _, matchers = parse_selector(expr)
@@ -139,27 +143,6 @@ def _range(store: Store, expr: str, start: int, end: int, step: int) -> QueryRes
     from watchkeeper.query import range_query
 
     return range_query(store, expr, start, end, step)
-
-
-def _duration_ms(text: str, option: str) -> int:
-    try:
-        seconds = parse_duration(text)
-    except ValueError as exc:
-        fail(f"{option}: {exc}", 2)
-    if seconds <= 0:
-        fail(f"{option}: must be positive, got {text!r}", 2)
-    return int(seconds * 1000)
-
-
-def _time_ms(text: str) -> int:
-    try:
-        return int(float(text) * 1000)
-    except ValueError:
-        pass
-    try:
-        return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
-    except ValueError:
-        fail(f"--at: expected Unix seconds or ISO 8601, got {text!r}", 2)
 
 
 def _series_name(labels: Labels) -> str:
