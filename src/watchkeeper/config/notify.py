@@ -44,6 +44,7 @@ __all__ = [
     "NotifyConfig",
     "PagerDutyTarget",
     "ReceiverConfig",
+    "ReportConfig",
     "RouteConfig",
     "SilenceLimits",
     "SlackTarget",
@@ -346,12 +347,52 @@ class MaintenanceWindowConfig(StrictModel):
     @field_validator("time_zone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"unknown time zone {value!r} (use an IANA name such as Europe/Istanbul)"
-            ) from None
+        return _known_zone(value)
+
+
+def _known_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {value!r} (use an IANA name such as Europe/Istanbul)"
+        ) from None
+    return value
+
+
+class ReportConfig(StrictModel):
+    """``watchkeeper report`` sent to a receiver on a schedule (e-mail, Slack, webhook).
+
+    Every day at 08:00 by default, covering the day before; ``weekdays:
+    [monday]`` and ``since: 7d`` make a weekly one.
+    """
+
+    receiver: str
+    weekdays: list[Weekday] = Field(default_factory=lambda: list(WEEKDAYS))  # type: ignore[arg-type]
+    at: Clock = "08:00"
+    time_zone: Annotated[str, AfterValidator(_known_zone)] = "UTC"
+    #: The period each report covers, ending when it is sent.
+    since: PositiveDuration = 86400.0
+
+    @field_validator("weekdays", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        if isinstance(value, list):
+            return [str(v).lower() for v in value]
+        return value
+
+    @field_validator("weekdays")
+    @classmethod
+    def _some_day(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("a report on no weekday is never sent, got []: list at least one day")
+        return value
+
+    @field_validator("at")
+    @classmethod
+    def _within_day(cls, value: str) -> str:
+        if value == "24:00":
+            raise ValueError("24:00 is the end of a day, got '24:00': send at 00:00")
         return value
 
 
@@ -432,6 +473,8 @@ class NotifyConfig(StrictModel):
     silences: SilenceLimits = Field(default_factory=SilenceLimits)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
     heartbeat: HeartbeatConfig | None = None
+    #: Summaries sent on a schedule (see ``watchkeeper report``).
+    reports: list[ReportConfig] = Field(default_factory=list)
     #: How long alert history and delivery attempts are kept.
     history_retention: PositiveDuration = 30 * 86400.0
 
@@ -470,4 +513,10 @@ class NotifyConfig(StrictModel):
                 walk(child, (*where, "routes", i))
 
         walk(self.route, ("route",))
+        for i, report in enumerate(self.reports):
+            if report.receiver not in known:
+                raise field_error(
+                    ("reports", i, "receiver"),
+                    f"unknown receiver {report.receiver!r}; defined: {', '.join(sorted(known))}",
+                )
         return self

@@ -84,6 +84,12 @@ def build_runner(
     )
     if notifier is not None:
         runner.services.append(notifier)
+        if config.notify.reports:
+            from watchkeeper.notify.reports import ReportScheduler
+
+            runner.services.append(
+                ReportScheduler(config.notify.reports, notifier, store, alerts_db=notifier.db.path)
+            )
     if config.web.enabled:
         from watchkeeper.web.wiring import build_web_service
 

@@ -18,6 +18,9 @@ class ConsoleChannel(Channel):
         self.key, self.receiver = key, receiver
 
     async def send(self, n: Notification) -> None:
+        if n.kind == "report":
+            log.info("%s", n.payload["text"], extra={"group_key": n.group_key})
+            return
         level = logging.INFO if n.status == "resolved" or n.is_test else logging.WARNING
         lines = [title(n)] + [f"  - {summary_line(a)}" for a in n.alerts]
         log.log(level, "%s", "\n".join(lines), extra={"group_key": n.group_key})

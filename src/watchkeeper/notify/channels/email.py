@@ -99,7 +99,11 @@ class EmailChannel(Channel):
                 raise ValueError(f"receiver {receiver!r}: e-mail template {name}: {exc}") from None
 
     def build(self, n: Notification) -> EmailMessage:
-        subject, text, html = render_email(n, self.envs)
+        if n.kind == "report":  # a scheduled report brings its own text and HTML
+            p = n.payload
+            subject, text, html = str(p["subject"]), str(p["text"]), str(p["html"])
+        else:
+            subject, text, html = render_email(n, self.envs)
         msg = EmailMessage()
         msg["Subject"] = subject
         msg["From"] = self.cfg.from_

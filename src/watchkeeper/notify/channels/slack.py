@@ -24,6 +24,23 @@ def _escape(text: str) -> str:
 
 def slack_message(n: Notification, *, channel: str | None, username: str) -> dict[str, Any]:
     p = n.payload
+    if n.kind == "report":
+        report: dict[str, Any] = {
+            "text": _escape(str(p["subject"])),
+            "username": username,
+            "blocks": [
+                {
+                    "type": "section",
+                    "text": {
+                        "type": "mrkdwn",
+                        "text": f"```{_escape(str(p['text']))[: MAX_TEXT - 6]}```",
+                    },
+                }
+            ],
+        }
+        if channel:
+            report["channel"] = channel
+        return report
     head = _escape(title(n))
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": head[:150], "emoji": True}}

@@ -33,7 +33,7 @@ class WebhookChannel(Channel):
 
     async def send(self, n: Notification) -> None:
         payload = dict(n.payload)
-        if self.cfg.max_alerts and len(payload["alerts"]) > self.cfg.max_alerts:
+        if self.cfg.max_alerts and len(payload.get("alerts", ())) > self.cfg.max_alerts:
             extra = len(payload["alerts"]) - self.cfg.max_alerts
             payload["alerts"] = payload["alerts"][: self.cfg.max_alerts]
             payload["truncatedAlerts"] = int(payload.get("truncatedAlerts", 0)) + extra
