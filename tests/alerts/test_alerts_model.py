@@ -73,6 +73,28 @@ def test_maintenance_window_in_its_time_zone_across_dst_and_midnight() -> None:
     assert not day.active(ms(2024, 3, 31, 8, 30, tz="UTC"))  # 10:30 Berlin (CEST)
 
 
+def test_monthly_and_first_sunday_windows() -> None:
+    monthly = MaintenanceWindow.from_config(
+        MaintenanceWindowConfig(name="patches", days_of_month=[1], start="22:00", end="02:00")
+    )
+    assert monthly.active(ms(2024, 3, 1, 23, 0, tz="UTC"))  # the 1st, evening
+    assert monthly.active(ms(2024, 3, 2, 1, 0, tz="UTC"))  # the morning after
+    assert not monthly.active(ms(2024, 3, 2, 23, 0, tz="UTC"))
+    first_sunday = MaintenanceWindow.from_config(
+        MaintenanceWindowConfig(
+            name="upgrade",
+            weekdays=["sunday"],
+            days_of_month=[1, 2, 3, 4, 5, 6, 7],
+            start="02:00",
+            end="06:00",
+        )
+    )
+    assert first_sunday.active(ms(2024, 3, 3, 3, 0, tz="UTC"))  # 3 March 2024: first Sunday
+    assert not first_sunday.active(ms(2024, 3, 10, 3, 0, tz="UTC"))  # the second
+    assert not first_sunday.active(ms(2024, 3, 4, 3, 0, tz="UTC"))  # a Monday in the first week
+    assert first_sunday.describe() == "sun on the 1,2,3,4,5,6,7 02:00-06:00 UTC"
+
+
 def test_notify_config_errors_name_the_place() -> None:
     text = """
 notify:

@@ -304,6 +304,9 @@ class MaintenanceWindowConfig(StrictModel):
     start: Clock = "00:00"
     end: Clock = "24:00"
     time_zone: str = "UTC"
+    #: Only on these dates (1-31) of a listed weekday: ``[1]`` monthly; with
+    #: ``weekdays: [sunday]``, ``[1, 2, 3, 4, 5, 6, 7]`` is the first Sunday.
+    days_of_month: list[Annotated[int, Field(ge=1, le=31)]] = Field(default_factory=list)
     #: Only alerts matching these are muted (all alerts when empty).
     matchers: Matchers = Field(default_factory=list)
 
