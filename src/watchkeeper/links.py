@@ -11,7 +11,9 @@ import re
 
 __all__ = ["absolute_link", "is_safe_link"]
 
-_SAFE = re.compile(r"^(/(?!/)|https?://)", re.IGNORECASE)
+#: A path of this site (not ``//host`` nor ``/\\host``, which browsers read as
+#: another host), or an http(s) URL.
+_SAFE = re.compile(r"^(/(?![/\\])|https?://)", re.IGNORECASE)
 
 
 def is_safe_link(value: object) -> bool:

@@ -385,8 +385,8 @@ def test_maintenance_windows_that_cannot_work() -> None:
         "watchkeeper.yml:3: notify.maintenance.0.end: the window starts and ends at 02:00, so "
         "it is empty or lasts the whole day: give a different end "
         "(for whole days: start 00:00, end 24:00)",
-        "watchkeeper.yml:4: notify.maintenance.1.weekdays: a window on no weekday is never in "
-        "effect, got []: list at least one day (or leave weekdays out for every day)",
+        "watchkeeper.yml:4: notify.maintenance.1.weekdays: no weekday is never, got []: list at "
+        "least one day (or leave weekdays out for every day)",
         "watchkeeper.yml:5: notify.maintenance.2.start: 24:00 is only valid as the end of a "
         "window, got '24:00': start the window at 00:00 of the following day",
     ]

@@ -31,7 +31,7 @@ async def test_each_check_is_a_state_set_of_its_status() -> None:
     runner = build_health_runner(cfg)
     collector = HealthCollector(runner, interval=30, timeout=5)
     samples = list(await collector.collect(1_000))
-    collector.close()
+    runner.close()
     status = {
         (s.labels.get("check"), s.labels.get("status"), s.labels.get("critical")): s.value
         for s in samples

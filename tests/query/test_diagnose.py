@@ -22,12 +22,13 @@ CASES = [
     ("rate(x[5q])", "5q])"),
     ("unknown_fn(x)", "unknown_fn(x)"),
     ('x{a!~"("}', '"("}'),
+    ('foo{job="a(b"} + bar{x=~"a("}', '"a("}'),  # only a regex matcher's string
     ('x{a="b', '"b'),
     ("x offset", "$"),
     ("foo and", "$"),
     ("sum(x) by", "$"),
     ('x{a="b"} ==', "$"),
-    ("up + # a comment\n", "$"),
+    ("up + # a comment\n", " # a comment"),  # the end of the code, not of the comment
 ]
 
 

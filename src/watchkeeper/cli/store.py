@@ -185,6 +185,7 @@ def backup_command(
     import sqlite3
 
     from watchkeeper.alerts.db import default_alerts_db_path
+    from watchkeeper.store.tsdb.db import connect
 
     cfg = load_or_exit(config).config
     store = cfg.storage.path.expanduser()
@@ -195,31 +196,37 @@ def backup_command(
         cfg.notify.database.expanduser() if cfg.notify.database else default_alerts_db_path(store),
         cfg.web.database_path(store),
     ]
+    present = [src for src in sources if src.exists()]
     directory = directory.expanduser()
-    directory.mkdir(parents=True, exist_ok=True)
-    targets = [directory / src.name for src in sources]
-    clash = [str(t) for src, t in zip(sources, targets, strict=True) if src.exists() and t.exists()]
-    if clash and not force:
-        fail(f"already there: {', '.join(clash)} (use --force to replace)")
-    for src, target in zip(sources, targets, strict=True):
-        if not src.exists():
-            continue
+    targets = [directory / src.name for src in present]
+    if len({t.name for t in targets}) != len(targets):
+        fail(f"two of {', '.join(map(str, present))} have one file name: their copies would clash")
+    for src, target in zip(present, targets, strict=True):
         if src.resolve() == target.resolve():
             fail(f"{target} is the database itself: back up into another directory")
+    clash = [str(t) for t in targets if t.exists()]
+    if clash and not force:
+        fail(f"already there: {', '.join(clash)} (use --force to replace)")
+    directory.mkdir(parents=True, exist_ok=True)
+    for src, target in zip(present, targets, strict=True):
         partial = target.with_name(target.name + ".partial")
         partial.unlink(missing_ok=True)
-        source = sqlite3.connect(f"file:{src}?mode=ro", uri=True, timeout=30)
         try:
-            copy = sqlite3.connect(partial)
+            source = connect(src, readonly=True)
             try:
-                source.backup(copy)
-                # A file of its own: no -wal/-shm beside it (run turns WAL on again).
-                copy.execute("PRAGMA journal_mode=DELETE")
-                (verdict,) = copy.execute("PRAGMA quick_check").fetchone()
+                copy = sqlite3.connect(partial)
+                try:
+                    source.backup(copy)
+                    # A file of its own: no -wal/-shm beside it (run turns WAL on again).
+                    copy.execute("PRAGMA journal_mode=DELETE")
+                    (verdict,) = copy.execute("PRAGMA quick_check").fetchone()
+                finally:
+                    copy.close()
             finally:
-                copy.close()
-        finally:
-            source.close()
+                source.close()
+        except sqlite3.Error as exc:
+            partial.unlink(missing_ok=True)
+            fail(f"cannot copy {src}: {exc}; nothing replaced")
         if verdict != "ok":
             partial.unlink(missing_ok=True)
             fail(f"the copy of {src} does not check out ({verdict}); nothing replaced")

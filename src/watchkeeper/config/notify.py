@@ -292,6 +292,23 @@ def _sexagesimal(value: object) -> object:
 Clock = Annotated[str, BeforeValidator(_sexagesimal), AfterValidator(_clock)]
 
 
+def _lower_days(value: object) -> object:
+    return [str(v).lower() for v in value] if isinstance(value, list) else value
+
+
+def _some_day(value: list[str]) -> list[str]:
+    if not value:
+        raise ValueError(
+            "no weekday is never, got []: list at least one day "
+            "(or leave weekdays out for every day)"
+        )
+    return value
+
+
+#: Days of the week, any case, at least one.
+Weekdays = Annotated[list[Weekday], BeforeValidator(_lower_days), AfterValidator(_some_day)]
+
+
 class MaintenanceWindowConfig(StrictModel):
     """A recurring window, e.g. Sundays 02:00-04:00 Europe/Istanbul.
 
@@ -300,7 +317,7 @@ class MaintenanceWindowConfig(StrictModel):
     """
 
     name: str = Field(min_length=1)
-    weekdays: list[Weekday] = Field(default_factory=lambda: list(WEEKDAYS))  # type: ignore[arg-type]
+    weekdays: Weekdays = Field(default_factory=lambda: list(WEEKDAYS))  # type: ignore[arg-type]
     start: Clock = "00:00"
     end: Clock = "24:00"
     time_zone: str = "UTC"
@@ -309,23 +326,6 @@ class MaintenanceWindowConfig(StrictModel):
     days_of_month: list[Annotated[int, Field(ge=1, le=31)]] = Field(default_factory=list)
     #: Only alerts matching these are muted (all alerts when empty).
     matchers: Matchers = Field(default_factory=list)
-
-    @field_validator("weekdays", mode="before")
-    @classmethod
-    def _lower(cls, value: object) -> object:
-        if isinstance(value, list):
-            return [str(v).lower() for v in value]
-        return value
-
-    @field_validator("weekdays")
-    @classmethod
-    def _some_day(cls, value: list[str]) -> list[str]:
-        if not value:
-            raise ValueError(
-                "a window on no weekday is never in effect, got []: list at least one day "
-                "(or leave weekdays out for every day)"
-            )
-        return value
 
     @field_validator("start")
     @classmethod
@@ -371,25 +371,11 @@ class ReportConfig(StrictModel):
     """
 
     receiver: str
-    weekdays: list[Weekday] = Field(default_factory=lambda: list(WEEKDAYS))  # type: ignore[arg-type]
+    weekdays: Weekdays = Field(default_factory=lambda: list(WEEKDAYS))  # type: ignore[arg-type]
     at: Clock = "08:00"
     time_zone: Annotated[str, AfterValidator(_known_zone)] = "UTC"
     #: The period each report covers, ending when it is sent.
     since: PositiveDuration = 86400.0
-
-    @field_validator("weekdays", mode="before")
-    @classmethod
-    def _lower(cls, value: object) -> object:
-        if isinstance(value, list):
-            return [str(v).lower() for v in value]
-        return value
-
-    @field_validator("weekdays")
-    @classmethod
-    def _some_day(cls, value: list[str]) -> list[str]:
-        if not value:
-            raise ValueError("a report on no weekday is never sent, got []: list at least one day")
-        return value
 
     @field_validator("at")
     @classmethod

@@ -59,6 +59,3 @@ class HealthCollector(AsyncCollector):
                 )
             )
         return out
-
-    def close(self) -> None:
-        self.runner.close()  # the web, which shares it, has stopped by now

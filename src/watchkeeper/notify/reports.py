@@ -3,16 +3,18 @@
 A run-loop service beside the notifier. At each configured time it builds
 the report of the period just ended (off the loop: it reads the store) and
 queues one notification of kind ``report`` per integration of the receiver
-that can carry a report (e-mail, Slack, webhook, console); PagerDuty, the
+that can carry a report (e-mail, Slack, console). PagerDuty, the
 Alertmanager forwarder, commands and apprise would turn a summary into an
-incident, so they are left out. Delivery is the outbox's: retried, durable.
+incident, and a webhook's receivers expect Alertmanager's alert payload, so
+they are left out. Delivery is the outbox's: retried, durable. A report due
+while watchkeeper was not running is not sent afterwards (the next one is).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
+import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -30,7 +32,7 @@ __all__ = ["REPORT_INTEGRATIONS", "ReportScheduler", "next_report_at"]
 log = logging.getLogger("watchkeeper.notify.reports")
 
 #: Integration types (``<receiver>/<type>/<n>``) a report is sent to.
-REPORT_INTEGRATIONS = frozenset({"email", "slack", "webhook", "console"})
+REPORT_INTEGRATIONS = frozenset({"email", "slack", "console"})
 
 
 def next_report_at(cfg: ReportConfig, after_ms: int) -> int:
@@ -84,7 +86,8 @@ class ReportScheduler:
                 await self.send(self.reports[i], at)
             except Exception:  # a failing report must not end the others
                 log.exception("report for %s failed", self.reports[i].receiver)
-            due[i] = next_report_at(self.reports[i], at)
+            # After a stall (a suspended machine) the next slot, not every missed one.
+            due[i] = next_report_at(self.reports[i], max(at, self.clock()))
 
     async def send(self, cfg: ReportConfig, at_ms: int) -> int:
         """Build the report of the period ending at ``at_ms`` and queue it; rows queued."""
@@ -94,14 +97,15 @@ class ReportScheduler:
         report = await asyncio.to_thread(
             build_report, self.store, end_ms=at_ms, period_ms=period_ms, alerts_db=self.alerts_db
         )
-        text = render_report(report, "text")
+        zone = ZoneInfo(cfg.time_zone)
+        text = render_report(report, "text", zone=zone)
         payload: dict[str, Any] = {
             "kind": "report",
             "receiver": cfg.receiver,
             "subject": text.splitlines()[0],
             "text": text,
-            "html": render_report(report, "html"),
-            "report": json.loads(render_report(report, "json")),
+            "html": render_report(report, "html", zone=zone),
+            "report": dataclasses.asdict(report),
             "externalURL": self.notifier.config.external_url,
         }
         targets = [
@@ -128,6 +132,6 @@ class ReportScheduler:
             "report for %s queued to %d integration(s)%s",
             cfg.receiver,
             len(targets),
-            "" if targets else " (it has no e-mail, Slack, webhook or console integration)",
+            "" if targets else " (it has no e-mail, Slack or console integration)",
         )
         return len(targets)

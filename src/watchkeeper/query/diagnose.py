@@ -100,7 +100,7 @@ def _innermost(scan: _Scan, kind: str) -> int | None:
 def locate_parse_error(text: str, message: str) -> int | None:
     """The offset in ``text`` that promql-parser's ``message`` is about, or None."""
     scan = _scan(text)
-    end = len(text.rstrip())
+    end = len(scan.code.rstrip())  # the code's end: a trailing comment does not count
     if message.startswith("unterminated quoted string"):
         return scan.unterminated
     if message.startswith("unclosed left parenthesis"):
@@ -130,8 +130,10 @@ def locate_parse_error(text: str, message: str) -> int | None:
     if m := re.match(r"unknown function with name '([^']*)'", message):
         return _find_word(scan.code, m.group(1), after=r"\s*\(")
     if m := re.match(r"illegal regex for (.*)", message, re.DOTALL):
+        # Only the strings of =~ and !~ matchers are regular expressions.
         for start, stop in scan.strings:
-            if m.group(1) in text[start + 1 : stop - 1]:
+            before = scan.code[:start].rstrip()
+            if before.endswith(("=~", "!~")) and m.group(1) in text[start + 1 : stop - 1]:
                 return start
         return None
     if message.startswith("invalid promql query") and _DANGLING.search(scan.code[:end]):

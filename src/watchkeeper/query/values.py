@@ -31,8 +31,6 @@ __all__ = [
     "is_stale_nan",
 ]
 
-# Prometheus's staleness marker (a NaN with a specific payload), from the data model.
-
 
 def is_stale_nan(values: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
     """Which values are staleness markers (not ordinary NaNs)."""

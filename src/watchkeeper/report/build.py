@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from importlib import resources
@@ -35,6 +36,8 @@ class Figure:
     unit: Unit
     #: Label whose value names each row ("" = one row).
     by: str = ""
+    #: Rows largest first (a top-5 list), else by name.
+    largest_first: bool = False
 
 
 def _load_figures() -> tuple[Figure, ...]:
@@ -99,15 +102,14 @@ def _figures(store: Store, end_ms: int, period_ms: int, errors: list[str]) -> li
         if not isinstance(result, Vector):
             continue
         rows = [
-            Row(fig.label, s.labels.get(fig.by) or "" if fig.by else "", s.value, fig.unit)
+            Row(fig.label, (s.labels.get(fig.by) or "") if fig.by else "", s.value, fig.unit)
             for s in result.samples
             if not math.isnan(s.value)
         ]
-        rows.sort(
-            key=lambda r: (
-                (-r.value, r.name) if fig.label.startswith(("Busiest", "Slowest")) else (r.name,)
-            )
-        )
+        if fig.largest_first:
+            rows.sort(key=lambda r: (-r.value, r.name))
+        else:
+            rows.sort(key=lambda r: r.name)
         if rows:
             sections.setdefault(fig.section, Section(fig.section)).rows.extend(rows)
     order = {f.section: i for i, f in reversed(list(enumerate(FIGURES)))}
@@ -119,9 +121,9 @@ def _alerts(
 ) -> tuple[list[AlertSummary], list[dict[str, str]]]:
     if alerts_db is None or not alerts_db.exists():
         return [], []
-    import sqlite3
+    from watchkeeper.store.tsdb.db import connect
 
-    conn = sqlite3.connect(f"file:{alerts_db}?mode=ro", uri=True, timeout=10)
+    conn = connect(alerts_db, readonly=True)
     try:
         fired: Counter[str] = Counter()
         severity: dict[str, str] = {}
@@ -135,10 +137,15 @@ def _alerts(
             name = labels.get("alertname", "?")
             fired[name] += 1
             severity.setdefault(name, labels.get("severity", ""))
-        now_rows = conn.execute(
-            "SELECT labels FROM alerts WHERE status = 'firing' AND ends_at > ? ORDER BY starts_at",
-            (end_ms,),
-        ).fetchall()
+        # The status column is the notifier's word (ends_at is refreshed lazily);
+        # "firing now" means something only for a period ending now.
+        now_rows = (
+            conn.execute(
+                "SELECT labels FROM alerts WHERE status = 'firing' ORDER BY starts_at"
+            ).fetchall()
+            if abs(time.time() * 1000 - end_ms) < 300_000
+            else []
+        )
     finally:
         conn.close()
     summary = [AlertSummary(n, c, severity[n]) for n, c in fired.most_common()]

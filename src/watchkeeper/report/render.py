@@ -8,8 +8,8 @@ HTML escapes everything (Jinja2 autoescape).
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import asdict
+from datetime import datetime, tzinfo
 from typing import Literal
 
 import jinja2
@@ -36,16 +36,17 @@ def format_value(row: Row) -> str:
     return f"{v:,.0f}" if abs(v) >= 100 or float(v).is_integer() else f"{v:.2f}"
 
 
-def _when(ms: int) -> str:
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ms / 1000))
+def _when(ms: int, zone: tzinfo | None) -> str:
+    return datetime.fromtimestamp(ms / 1000, zone).strftime("%Y-%m-%d %H:%M %Z").strip()
 
 
-def _title(r: Report) -> str:
-    return f"watchkeeper report, {_when(r.start_ms)} to {_when(r.end_ms)}"
+def _title(r: Report, zone: tzinfo | None) -> str:
+    return f"watchkeeper report, {_when(r.start_ms, zone)} to {_when(r.end_ms, zone)}"
 
 
-def _text(r: Report, markdown: bool) -> str:
-    out = [f"# {_title(r)}" if markdown else _title(r), ""]
+def _text(r: Report, markdown: bool, zone: tzinfo | None) -> str:
+    title = _title(r, zone)
+    out = [f"# {title}" if markdown else title, ""]
     for section in r.sections:
         out += [f"## {section.title}" if markdown else section.title.upper(), ""]
         if markdown:
@@ -84,16 +85,17 @@ _HTML = jinja2.Environment(
 ).get_template("report.html.j2")
 
 
-def render_report(report: Report, fmt: Format = "text") -> str:
+def render_report(report: Report, fmt: Format = "text", *, zone: tzinfo | None = None) -> str:
+    """``zone``: the times in the title (default: this machine's local time)."""
     if fmt == "json":
         return json.dumps(asdict(report), indent=2) + "\n"
     if fmt == "html":
         return _HTML.render(
-            title=_title(report),
+            title=_title(report, zone),
             sections=report.sections,
             fired=report.alerts_fired,
             firing_now=report.firing_now,
             errors=report.errors,
             fmt=format_value,
         )
-    return _text(report, markdown=fmt == "markdown")
+    return _text(report, fmt == "markdown", zone)

@@ -82,6 +82,8 @@ def build_runner(
         flush_interval=storage.flush_interval,
         max_buffered=storage.max_buffered_samples,
     )
+    if health is not None:
+        runner.on_close.append(health.close)  # after the web and the recording stopped
     if notifier is not None:
         runner.services.append(notifier)
         if config.notify.reports:
@@ -137,6 +139,9 @@ def health_collector(config: Config, collectors: list[Any]) -> Any:
     the recording cost one round of checks per cache period. None when the
     checks cannot be built (the web then reports why; collection goes on).
     """
+    every = config.health.interval
+    if every <= 0 and not config.web.enabled:
+        return None  # neither recorded nor served
     try:
         from watchkeeper.health.build import build_health_runner
 
@@ -144,7 +149,6 @@ def health_collector(config: Config, collectors: list[Any]) -> Any:
     except Exception as exc:  # a bad check must not keep watchkeeper from monitoring
         log.error("health checks unavailable: %s", exc)
         return None
-    every = config.health.interval
     if every > 0 and runner.checks:
         from watchkeeper.health.collector import HealthCollector
 

@@ -97,6 +97,8 @@ class Runner:
         #: Told the new reloadable collectors after a reload (the web's board).
         self.after_reload: list[Callable[[Sequence[Collector]], None]] = []
         self.reloads = 0
+        #: Called at the end of shutdown (resources shared by services and collectors).
+        self.on_close: list[Callable[[], object]] = []
         self._task_stops: dict[CollectorTask, asyncio.Event] = {}
         self._task_jobs: dict[CollectorTask, asyncio.Task[None]] = {}
         self._reloading: asyncio.Lock | None = None
@@ -289,6 +291,11 @@ class Runner:
                 c.close()
             except Exception as exc:
                 log.warning("closing collector %s failed: %s", c.name, exc)
+        for close in self.on_close:
+            try:
+                close()
+            except Exception as exc:
+                log.warning("closing at shutdown failed: %s", exc)
         self.store.close()
         log.info(
             "watchkeeper stopped: %d samples written%s",

@@ -92,7 +92,7 @@ PANELS: tuple[Panel, ...] = (
         "Databases",
         "ratio",
         "pg_connections_used_ratio",
-        PanelSeries("pg_connections_used_ratio", "instance"),
+        PanelSeries("pg_connections_used_ratio", "server"),
     ),
     _p(
         "pg_tx",
@@ -100,9 +100,7 @@ PANELS: tuple[Panel, ...] = (
         "Databases",
         "per_s",
         "pg_database_xact_commit_total",
-        PanelSeries(
-            "sum by (instance) (rate(pg_database_xact_commit_total[2m]))", "instance", "tail"
-        ),
+        PanelSeries("sum by (server) (rate(pg_database_xact_commit_total[2m]))", "server", "tail"),
     ),
     _p(
         "mysql_connections",
@@ -110,7 +108,7 @@ PANELS: tuple[Panel, ...] = (
         "Databases",
         "ratio",
         "mysql_connections_used_ratio",
-        PanelSeries("mysql_connections_used_ratio", "instance"),
+        PanelSeries("mysql_connections_used_ratio", "server"),
     ),
     _p(
         "mysql_queries",
@@ -118,7 +116,7 @@ PANELS: tuple[Panel, ...] = (
         "Databases",
         "per_s",
         "mysql_queries_total",
-        PanelSeries("sum by (instance) (rate(mysql_queries_total[2m]))", "instance", "tail"),
+        PanelSeries("sum by (server) (rate(mysql_queries_total[2m]))", "server", "tail"),
     ),
     _p(
         "redis_memory",
@@ -126,7 +124,7 @@ PANELS: tuple[Panel, ...] = (
         "Redis",
         "bytes",
         "redis_memory_used_bytes",
-        PanelSeries("redis_memory_used_bytes", "instance"),
+        PanelSeries("redis_memory_used_bytes", "server"),
     ),
     _p(
         "redis_ops",
@@ -134,7 +132,7 @@ PANELS: tuple[Panel, ...] = (
         "Redis",
         "per_s",
         "redis_instantaneous_ops_per_second",
-        PanelSeries("redis_instantaneous_ops_per_second", "instance"),
+        PanelSeries("redis_instantaneous_ops_per_second", "server"),
     ),
     _p(
         "queue_depth",

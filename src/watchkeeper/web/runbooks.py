@@ -48,8 +48,4 @@ def runbooks_html() -> str:
 
 def runbook_anchors() -> set[str]:
     """The anchors the page has (for checking every rule's ``runbook_url``)."""
-    return {
-        anchor(line.lstrip("#"))
-        for line in _source().splitlines()
-        if line.startswith(("## ", "### "))
-    }
+    return set(re.findall(r'<h[23] id="([^"]+)"', runbooks_html()))

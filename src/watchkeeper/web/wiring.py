@@ -27,13 +27,18 @@ __all__ = ["alert_service", "build_web_service"]
 
 log = logging.getLogger("watchkeeper.web")
 
+#: ``health`` default: build the checks from the configuration here. The run
+#: loop passes its own runner (shared with the recording), or None when the
+#: checks could not be built (it has said why).
+BUILD: Any = object()
+
 
 def build_web_service(
     config: Config,
     runner: Any,
     *,
     board: AlertBoard | None = None,
-    health: Any = None,
+    health: Any = BUILD,
     notifier: Notifier | None = None,
 ) -> WebServer:
     """``notifier``: the run loop's notifier, for posted alerts and the alert lifecycle.
@@ -48,13 +53,17 @@ def build_web_service(
     metadata: list[MetricMeta] = []
     for collector in runner.collectors:
         metadata.extend(getattr(collector, "metrics", ()))
-    if health is None and getattr(config, "health", None) is not None:
+    built_here = health is BUILD
+    if health is BUILD and getattr(config, "health", None) is not None:
         try:
             from watchkeeper.health.build import build_health_runner
 
             health = build_health_runner(config.health)
         except Exception as exc:  # a bad check must not keep the dashboard down
             log.error("health checks unavailable in the web: %s", exc)
+            health = None
+    elif health is BUILD:
+        health = None
     alerts = alert_service(notifier)
     app = create_app(
         config=web,
@@ -71,6 +80,8 @@ def build_web_service(
     connect_writer(app, runner.writer)
     # The web's own database connections end with it.
     closing = [db.close] + ([alerts.db.close] if alerts is not None else [])
+    if built_here and health is not None:
+        closing.append(health.close)  # the run loop closes the runner it passes in
     return WebServer(app, web.listen, web.port, on_stopped=closing)
 
 

@@ -352,7 +352,7 @@
         p.appendChild(el("span", { "class": "ann-key" }, k + ": "));
         var v = a.annotations[k];
         // A runbook link only to a page of this site or an http(s) URL (annotations are untrusted).
-        if (k === "runbook_url" && /^(\/(?!\/)|https?:\/\/)\S*$/i.test(v)) p.appendChild(el("a", { href: v }, v));
+        if (k === "runbook_url" && /^(\/(?![\/\\])|https?:\/\/)[^\s\x00-\x1f]*$/i.test(v)) p.appendChild(el("a", { href: v }, v));
         else p.appendChild(document.createTextNode(v));
         ann.appendChild(p);
       });

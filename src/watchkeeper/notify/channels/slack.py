@@ -22,6 +22,22 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def _report_text(text: str) -> str:
+    """A report's text for one block: cut at a line, with a word that it was cut."""
+    room = MAX_TEXT - 40
+    if len(_escape(text)) <= room:
+        return _escape(text)
+    kept: list[str] = []
+    used = 0
+    for line in text.splitlines():
+        escaped = _escape(line)
+        if used + len(escaped) + 1 > room:
+            break
+        kept.append(escaped)
+        used += len(escaped) + 1
+    return "\n".join(kept) + "\n... (cut: the e-mail report has it all)"
+
+
 def slack_message(n: Notification, *, channel: str | None, username: str) -> dict[str, Any]:
     p = n.payload
     if n.kind == "report":
@@ -33,7 +49,7 @@ def slack_message(n: Notification, *, channel: str | None, username: str) -> dic
                     "type": "section",
                     "text": {
                         "type": "mrkdwn",
-                        "text": f"```{_escape(str(p['text']))[: MAX_TEXT - 6]}```",
+                        "text": f"```{_report_text(str(p['text']))}```",
                     },
                 }
             ],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from urllib.parse import quote
 
 __all__ = ["FORMAT", "connect", "get_meta", "set_meta"]
 
@@ -64,8 +65,12 @@ def connect(path: Path, *, readonly: bool, page_size: int = 4096) -> sqlite3.Con
     if readonly:
         if not path.exists():
             raise FileNotFoundError(f"no store at {path}")
+        # Quoted: a path with "?" or "#" would otherwise end the file name early.
         db = sqlite3.connect(
-            f"file:{path}?mode=ro", uri=True, check_same_thread=False, isolation_level=None
+            f"file:{quote(str(path))}?mode=ro",
+            uri=True,
+            check_same_thread=False,
+            isolation_level=None,
         )
         db.execute("PRAGMA busy_timeout=10000")
         db.execute("PRAGMA query_only=1")
