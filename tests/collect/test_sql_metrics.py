@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
 import pytest
 
 from watchkeeper.collect.sql_metrics import SqlMetricsCollector
@@ -95,3 +98,63 @@ def test_mysql_query_and_timeout() -> None:
     ]
     up = {s.labels.get("query"): s.value for s in samples if s.name == "sql_query_up"}
     assert up == {"answer": 1, "slow": 0}
+
+
+def test_sqlite_file_read_only_with_a_timeout(tmp_path: Path) -> None:
+    # A small Django site's db.sqlite3 (no service needed: SQLite is a file).
+    db = tmp_path / "db.sqlite3"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE shop_order(id INTEGER PRIMARY KEY, status TEXT, total REAL)")
+        conn.executemany(
+            "INSERT INTO shop_order(status, total) VALUES(?, ?)",
+            [("failed" if i % 3 == 0 else "paid", i * 1.5) for i in range(1, 31)],
+        )
+    cfg = SqlMetricsConfig.model_validate(
+        {
+            "name": "shop",
+            "driver": "sqlite",
+            "sqlite": {"path": str(db)},
+            "queries": [
+                {
+                    "name": "orders",
+                    "sql": "SELECT status, count(*) AS orders FROM shop_order GROUP BY status",
+                    "labels": ["status"],
+                },
+                {"name": "writes", "sql": "DELETE FROM shop_order"},
+                {
+                    "name": "slow",
+                    "sql": "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) "
+                    "SELECT count(*) AS c FROM n",
+                    "timeout": "200ms",
+                },
+            ],
+        }
+    )
+    c = SqlMetricsCollector("sql:shop", cfg, interval=60, timeout=10)
+    try:
+        samples = c.collect(0)
+        reasons = c.last_reasons()
+    finally:
+        c.close()
+    got = {(s.name, s.labels.get("status")): s.value for s in samples}
+    assert got[("sql_orders", "failed")] == 10
+    assert got[("sql_orders", "paid")] == 20
+    up = {s.labels.get("query"): s.value for s in samples if s.name == "sql_query_up"}
+    assert up == {"orders": 1, "writes": 0, "slow": 0}
+    assert "readonly" in reasons["writes"].replace("-", "").replace(" ", "")
+    assert "timed out after 0.2s" in reasons["slow"]
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM shop_order").fetchone() == (30,)
+
+
+def test_sqlite_without_a_file_says_so(tmp_path: Path) -> None:
+    from watchkeeper.collect.service_errors import CollectionError
+
+    cfg = SqlMetricsConfig.model_validate(
+        {"driver": "sqlite", "sqlite": {"path": str(tmp_path / "gone.sqlite3")}, "queries": []}
+    )
+    c = SqlMetricsCollector("sql:main", cfg, interval=60, timeout=10)
+    with pytest.raises(CollectionError, match="no SQLite database at"):
+        c.collect(0)
+    with pytest.raises(ValueError, match="driver sqlite needs sqlite"):
+        SqlMetricsConfig.model_validate({"driver": "sqlite"})

@@ -10,9 +10,12 @@ re-emitted, so an hourly query does not go stale in the store.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from watchkeeper.collect.base import SampleBuilder, SyncCollector, gauge
 from watchkeeper.collect.mysql import connect_mysql
@@ -21,6 +24,7 @@ from watchkeeper.collect.service_errors import CollectionError, reason
 from watchkeeper.config.services import (
     MySQLConnection,
     PostgresConnection,
+    SQLiteConnection,
     SqlMetricsConfig,
     SqlQueryConfig,
 )
@@ -65,7 +69,9 @@ class SqlMetricsCollector(SyncCollector):
         if self._conn is not None and not self._closed(self._conn):
             return self._conn
         longest = max((q.cfg.timeout for q in self.queries), default=5.0)
-        if isinstance(self.connection, PostgresConnection):
+        if isinstance(self.connection, SQLiteConnection):
+            self._conn = _open_sqlite(self.connection.path)
+        elif isinstance(self.connection, PostgresConnection):
             self._conn = connect_postgres(
                 self.connection, read_only=True, application_name="watchkeeper-sql-metrics"
             )
@@ -76,6 +82,8 @@ class SqlMetricsCollector(SyncCollector):
         return self._conn
 
     def _closed(self, conn: Any) -> bool:
+        if isinstance(self.connection, SQLiteConnection):
+            return False  # a local file: nothing to lose under a query
         if isinstance(self.connection, PostgresConnection):
             return bool(conn.closed)
         return not conn.open
@@ -118,6 +126,8 @@ class SqlMetricsCollector(SyncCollector):
 
     def _execute(self, conn: Any, q: SqlQueryConfig) -> tuple[list[str], list[tuple[Any, ...]]]:
         ms = int(q.timeout * 1000)
+        if isinstance(self.connection, SQLiteConnection):
+            return _sqlite_execute(conn, q.sql, q.timeout)
         if isinstance(self.connection, PostgresConnection):
             with conn.transaction():
                 conn.execute(f"SET LOCAL statement_timeout = {ms}")
@@ -177,3 +187,36 @@ class SqlMetricsCollector(SyncCollector):
                 conn.close()
             except Exception:
                 log.debug("%s: error closing connection", self.name, exc_info=True)
+
+
+def _open_sqlite(path: Path) -> sqlite3.Connection:
+    """Read-only (``mode=ro`` and ``query_only``): a business query cannot write."""
+    if not path.expanduser().exists():
+        raise CollectionError(f"no SQLite database at {path}")
+    conn = sqlite3.connect(
+        f"file:{quote(str(path.expanduser()))}?mode=ro", uri=True, check_same_thread=False
+    )
+    conn.execute("PRAGMA query_only=1")
+    conn.execute("PRAGMA busy_timeout=2000")
+    return conn
+
+
+def _sqlite_execute(
+    conn: sqlite3.Connection, sql: str, timeout: float
+) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """SQLite has no statement timeout: a progress handler interrupts the query at it."""
+    deadline = time.monotonic() + timeout
+    conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 1000)
+    try:
+        cur = conn.execute(sql)
+        rows = cur.fetchmany(MAX_ROWS + 1)
+        columns = [d[0] for d in cur.description or ()]
+    except sqlite3.OperationalError as exc:
+        if "interrupted" in str(exc):
+            raise CollectionError(f"timed out after {timeout:g}s") from None
+        raise
+    finally:
+        conn.set_progress_handler(None, 0)
+    if len(rows) > MAX_ROWS:
+        raise CollectionError(f"returned more than {MAX_ROWS} rows; aggregate it in SQL")
+    return columns, rows

@@ -10,6 +10,7 @@ them as ``**********`` in reprs and errors, and code must call
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
@@ -128,6 +129,15 @@ class MySQLConnection(StrictModel):
 
     def target(self) -> str:
         return self.unix_socket or f"{self.host}:{self.port}"
+
+
+class SQLiteConnection(StrictModel):
+    """A SQLite database file (a small Django site's ``db.sqlite3``), opened read-only."""
+
+    path: Path
+
+    def target(self) -> str:
+        return str(self.path)
 
 
 class RedisConnection(StrictModel):
@@ -353,9 +363,10 @@ class SqlQueryConfig(StrictModel):
 class SqlMetricsConfig(CollectorConfig, _Named):
     """Business metrics: user queries against one database, run read-only."""
 
-    driver: Literal["postgres", "mysql"] = "postgres"
+    driver: Literal["postgres", "mysql", "sqlite"] = "postgres"
     postgres: PostgresConnection | None = None
     mysql: MySQLConnection | None = None
+    sqlite: SQLiteConnection | None = None
     queries: list[SqlQueryConfig] = Field(default_factory=list)
     interval: Interval = 60.0
 
@@ -370,9 +381,18 @@ class SqlMetricsConfig(CollectorConfig, _Named):
         )
         return self
 
-    def connection(self) -> PostgresConnection | MySQLConnection:
+    @model_validator(mode="after")
+    def _sqlite_needs_a_file(self) -> SqlMetricsConfig:
+        if self.driver == "sqlite" and self.sqlite is None:
+            raise field_error("sqlite", "driver sqlite needs sqlite: {path: <the database file>}")
+        return self
+
+    def connection(self) -> PostgresConnection | MySQLConnection | SQLiteConnection:
         if self.driver == "postgres":
             return self.postgres or PostgresConnection()
+        if self.driver == "sqlite":
+            assert self.sqlite is not None
+            return self.sqlite
         return self.mysql or MySQLConnection()
 
 
