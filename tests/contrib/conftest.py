@@ -87,8 +87,10 @@ def shop(tmp_path_factory: pytest.TempPathFactory, shop_db: str, shop_redis: Non
     done = manage(project, env, "migrate", "--noinput")
     assert done.returncode == 0, done.stderr
     script = (
-        "from django.contrib.auth.models import User;"
-        "User.objects.create_user('staff', password='staff-pw', is_staff=True);"
+        "from django.contrib.auth.models import Group, User;"
+        "ops = Group.objects.create(name='Ops');"
+        "User.objects.create_user('staff', password='staff-pw', is_staff=True).groups.add(ops);"
+        "User.objects.create_user('watcher', password='watcher-pw', is_staff=True);"
         "User.objects.create_user('plain', password='plain-pw')"
     )
     done = manage(project, env, "shell", "-c", script)

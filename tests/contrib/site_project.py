@@ -61,6 +61,7 @@ WATCHKEEPER = {
     "web": {"enabled": False},
     "django": {
         "metrics_tokens": ["scrape-token"],
+        "operator_group": "Ops",
         "http": {"slow_threshold": 0.2},
         "failed_login_window": 3600,
     },

@@ -102,5 +102,21 @@ def test_staff_dashboard_with_django_login(shop: Path, shop_db: str, tmp_path: P
         metrics = staff.get("/monitoring/metrics").text
         assert "/monitoring/dashboard" not in metrics
         staff.close()
+
+        # Staff outside operator_group ("Ops") see the dashboard but cannot act.
+        watcher = login(server.url, "watcher", "watcher-pw")
+        page = watcher.get("/monitoring/dashboard/alerts")
+        assert page.status_code == 200
+        me = watcher.get("/monitoring/dashboard/api/wk/v1/me").json()
+        assert me == {"username": "django:watcher", "role": "viewer", "via": "session"}
+        token = re.search(r'<meta name="csrf-token" content="([0-9a-f]{64})">', page.text)
+        assert token is not None
+        denied = watcher.post(
+            "/monitoring/dashboard/api/wk/v1/silences",
+            json={},
+            headers={"X-CSRF-Token": token.group(1)},
+        )
+        assert denied.status_code == 403, denied.text
+        watcher.close()
     finally:
         server.stop()

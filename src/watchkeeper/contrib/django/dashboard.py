@@ -110,12 +110,30 @@ async def _start(app: Any) -> None:
 _embedded = _Embedded()
 
 
+def dashboard_role(user: Any) -> Any:
+    """Superusers and ``admin_group`` administer; ``operator_group`` (when set, else every
+    monitoring staff member) operates; the other staff only view."""
+    from watchkeeper.contrib.django.state import get_instruments
+    from watchkeeper.web.authdb import Role
+
+    options = get_instruments().site.options
+
+    def member(group: str | None) -> bool:
+        return group is not None and bool(user.groups.filter(name=group).exists())
+
+    if user.is_superuser or member(options.admin_group):
+        return Role.ADMIN
+    if options.operator_group is None or member(options.operator_group):
+        return Role.OPERATOR
+    return Role.VIEWER
+
+
 def principal_for(request: HttpRequest) -> Any:
     from watchkeeper.web.auth import Principal
-    from watchkeeper.web.authdb import Role, User
+    from watchkeeper.web.authdb import User
 
     user: Any = request.user
-    role = Role.ADMIN if user.is_superuser else Role.OPERATOR
+    role = dashboard_role(user)
     session = request.session.session_key or ""
     csrf = hmac.new(
         settings.SECRET_KEY.encode(), b"watchkeeper-embedded:" + session.encode(), hashlib.sha256

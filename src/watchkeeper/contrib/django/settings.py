@@ -131,6 +131,8 @@ class DjangoOptions:
         "instrument_caches": "bool",
         "auth_signals": "bool",
         "staff_group": "str?",
+        "operator_group": "str?",
+        "admin_group": "str?",
         "metrics_tokens": "strs",
         "public_metrics": "bool",
         "trusted_proxies": "strs",
@@ -151,6 +153,11 @@ class DjangoOptions:
     #: Who may see the status page, check details and /metrics: ``is_staff`` users,
     #: or members of this group (and superusers) when set.
     staff_group: str | None = None
+    #: In the embedded dashboard, monitoring staff are operators (acknowledge,
+    #: silence); with this set only its members are, the others viewers.
+    operator_group: str | None = None
+    #: Members of this group (and superusers) are the dashboard's admins.
+    admin_group: str | None = None
     #: Bearer tokens that may scrape ``/metrics`` (a Prometheus has no session).
     metrics_tokens: tuple[str, ...] = field(default=(), repr=False)
     #: Let anyone scrape ``/metrics``.
