@@ -158,3 +158,41 @@ def test_sqlite_without_a_file_says_so(tmp_path: Path) -> None:
         c.collect(0)
     with pytest.raises(ValueError, match="driver sqlite needs sqlite"):
         SqlMetricsConfig.model_validate({"driver": "sqlite"})
+
+
+def test_sqlite_cannot_attach_and_follows_a_replaced_file(tmp_path: Path) -> None:
+    db = tmp_path / "db.sqlite3"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE t(x)")
+        conn.execute("INSERT INTO t VALUES (1)")
+    other = tmp_path / "other.db"
+    cfg = SqlMetricsConfig.model_validate(
+        {
+            "name": "shop",
+            "driver": "sqlite",
+            "sqlite": {"path": str(db)},
+            "queries": [
+                {"name": "rows", "sql": "SELECT count(*) AS n FROM t"},
+                {"name": "attach", "sql": f"ATTACH DATABASE '{other}' AS o"},
+            ],
+        }
+    )
+    c = SqlMetricsCollector("sql:shop", cfg, interval=60, timeout=10)
+    try:
+        first = {s.name: s.value for s in c.collect(0) if s.name == "sql_rows"}
+        assert first == {"sql_rows": 1}
+        assert not other.exists()  # ATTACH refused: it would have created the file
+        # A restored backup replaces the file: the next collection reads the new one.
+        fresh = tmp_path / "restored.sqlite3"
+        with sqlite3.connect(fresh) as conn:
+            conn.execute("CREATE TABLE t(x)")
+            conn.executemany("INSERT INTO t VALUES (?)", [(i,) for i in range(5)])
+        fresh.replace(db)
+        for q in c.queries:
+            q.next_run = 0.0  # due again now
+        second = {s.name: s.value for s in c.collect(1000) if s.name == "sql_rows"}
+    finally:
+        c.close()
+    assert second == {"sql_rows": 5}
+    with pytest.raises(ValueError, match="sqlite: is set but driver is 'postgres'"):
+        SqlMetricsConfig.model_validate({"sqlite": {"path": str(db)}})

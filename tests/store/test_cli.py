@@ -75,6 +75,7 @@ def test_backup_while_the_store_is_being_written(tmp_path: Path) -> None:
     path = data / "watchkeeper.db"
     _make(path)
     AlertsDB(data / "alerts.db").close()
+    (data / "alerts.db").chmod(0o600)
     config = tmp_path / "wk.yml"
     config.write_text(f"storage: {{path: {path}}}\n")
     out = tmp_path / "backup"
@@ -85,6 +86,7 @@ def test_backup_while_the_store_is_being_written(tmp_path: Path) -> None:
         assert res.exit_code == 0, res.output
         writer.append([Sample("m", Labels({"instance": "d"}), BASE + 20_000_002, 8.0)])
     assert sorted(p.name for p in out.iterdir()) == ["alerts.db", "watchkeeper.db"]
+    assert (out / "alerts.db").stat().st_mode & 0o777 == 0o600  # as private as the original
     assert "the copy reads back: 3 series" in res.output
     with open_store(out / "watchkeeper.db", readonly=True, background=False) as copy:
         got = {

@@ -183,6 +183,7 @@ def backup_command(
     name and renamed into place, then opened to check it reads back.
     """
     import sqlite3
+    import stat
 
     from watchkeeper.alerts.db import default_alerts_db_path
     from watchkeeper.store.tsdb.db import connect
@@ -208,8 +209,14 @@ def backup_command(
     if clash and not force:
         fail(f"already there: {', '.join(clash)} (use --force to replace)")
     directory.mkdir(parents=True, exist_ok=True)
-    for src, target in zip(present, targets, strict=True):
-        partial = target.with_name(target.name + ".partial")
+    partials = [t.with_name(t.name + ".partial") for t in targets]
+
+    def discard() -> None:
+        for partial in partials:
+            partial.unlink(missing_ok=True)
+
+    # Every copy first, then every rename: a failure leaves the old set as it was.
+    for src, partial in zip(present, partials, strict=True):
         partial.unlink(missing_ok=True)
         try:
             source = connect(src, readonly=True)
@@ -225,11 +232,14 @@ def backup_command(
             finally:
                 source.close()
         except sqlite3.Error as exc:
-            partial.unlink(missing_ok=True)
+            discard()
             fail(f"cannot copy {src}: {exc}; nothing replaced")
         if verdict != "ok":
-            partial.unlink(missing_ok=True)
+            discard()
             fail(f"the copy of {src} does not check out ({verdict}); nothing replaced")
+        # web.db holds password and token hashes: a copy is as private as its source.
+        partial.chmod(stat.S_IMODE(src.stat().st_mode))
+    for src, partial, target in zip(present, partials, targets, strict=True):
         partial.replace(target)
         print(f"{src} -> {target} ({target.stat().st_size:,} bytes)")
     with open_store(targets[0], readonly=True, background=False) as copy_store:

@@ -63,6 +63,7 @@ class SqlMetricsCollector(SyncCollector):
         self.queries = [_QueryState(q, q.interval or interval) for q in cfg.queries]
         self._conn: Any = None
         self._mariadb = False
+        self._file_id: tuple[int, int] | None = None
         self._labels = {"database": cfg.name}
 
     def _connect(self) -> Any:
@@ -71,6 +72,7 @@ class SqlMetricsCollector(SyncCollector):
         longest = max((q.cfg.timeout for q in self.queries), default=5.0)
         if isinstance(self.connection, SQLiteConnection):
             self._conn = _open_sqlite(self.connection.path)
+            self._file_id = _file_id(self.connection.path)
         elif isinstance(self.connection, PostgresConnection):
             self._conn = connect_postgres(
                 self.connection, read_only=True, application_name="watchkeeper-sql-metrics"
@@ -83,7 +85,8 @@ class SqlMetricsCollector(SyncCollector):
 
     def _closed(self, conn: Any) -> bool:
         if isinstance(self.connection, SQLiteConnection):
-            return False  # a local file: nothing to lose under a query
+            # Replaced (a restored backup) or deleted: open the file that is there now.
+            return _file_id(self.connection.path) != self._file_id
         if isinstance(self.connection, PostgresConnection):
             return bool(conn.closed)
         return not conn.open
@@ -184,20 +187,41 @@ class SqlMetricsCollector(SyncCollector):
         conn, self._conn = self._conn, None
         if conn is not None:
             try:
+                if isinstance(conn, sqlite3.Connection):
+                    conn.interrupt()  # a query still running in an abandoned collection
                 conn.close()
             except Exception:
                 log.debug("%s: error closing connection", self.name, exc_info=True)
 
 
+def _file_id(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.expanduser().stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
 def _open_sqlite(path: Path) -> sqlite3.Connection:
-    """Read-only (``mode=ro`` and ``query_only``): a business query cannot write."""
+    """Read-only: the file opened ``mode=ro``, ``query_only`` on, and no ``ATTACH``
+    (nor ``VACUUM INTO``), which could otherwise create or write other files.
+
+    A database in WAL mode still needs its ``-wal``/``-shm`` files, which SQLite
+    creates beside it if the site has none open: the directory must be readable
+    and writable for that (as it is for the site itself).
+    """
     if not path.expanduser().exists():
         raise CollectionError(f"no SQLite database at {path}")
     conn = sqlite3.connect(
         f"file:{quote(str(path.expanduser()))}?mode=ro", uri=True, check_same_thread=False
     )
-    conn.execute("PRAGMA query_only=1")
-    conn.execute("PRAGMA busy_timeout=2000")
+    try:
+        conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+        conn.execute("PRAGMA query_only=1")
+        conn.execute("PRAGMA busy_timeout=2000")
+    except BaseException:
+        conn.close()
+        raise
     return conn
 
 

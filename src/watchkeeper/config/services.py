@@ -385,6 +385,12 @@ class SqlMetricsConfig(CollectorConfig, _Named):
     def _sqlite_needs_a_file(self) -> SqlMetricsConfig:
         if self.driver == "sqlite" and self.sqlite is None:
             raise field_error("sqlite", "driver sqlite needs sqlite: {path: <the database file>}")
+        if self.sqlite is not None and self.driver != "sqlite":
+            raise field_error(
+                "driver",
+                f"sqlite: is set but driver is {self.driver!r}: set driver: sqlite "
+                "(or remove the sqlite: block)",
+            )
         return self
 
     def connection(self) -> PostgresConnection | MySQLConnection | SQLiteConnection:

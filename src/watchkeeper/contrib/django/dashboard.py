@@ -5,8 +5,9 @@ application (``watchkeeper.web.app.create_app``) after the view checked
 ``request.user`` (staff or ``staff_group``): no second login. The identity
 travels in the ASGI scope under ``watchkeeper.web.auth.EMBEDDED_PRINCIPAL``,
 a key no server sets from the wire, so it cannot be forged with a header;
-Django's cookies and ``Authorization`` are not passed on. Superusers get the
-``admin`` role, other staff ``operator`` (acknowledge, silence). State
+Django's cookies and ``Authorization`` are not passed on. Roles: see
+``dashboard_role`` (superusers and ``admin_group`` admin, ``operator_group`` or
+every staff member operator, the rest viewer). State
 changes need the per-session CSRF token the embedded pages carry (derived
 from the Django session), so Django's CSRF middleware is not needed here.
 
