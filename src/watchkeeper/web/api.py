@@ -226,6 +226,14 @@ def api_router(ctx: WebContext) -> APIRouter:
             if p.metric in present
         ]
 
+    @router.get("/grafana-dashboard")
+    async def grafana(_: Viewer) -> dict[str, Any]:
+        """The overview as a Grafana dashboard (JSON to import; it asks for a Prometheus data
+        source: watchkeeper's /api/v1 with a token, or a Prometheus scraping it)."""
+        from watchkeeper.web.grafana import grafana_dashboard
+
+        return grafana_dashboard()
+
     @router.get("/system", response_model=SystemOut)
     async def system(_: Viewer) -> SystemOut:
         from starlette.concurrency import run_in_threadpool
