@@ -85,22 +85,14 @@ def test_runbooks_page_and_links_only_to_safe_places(client: TestClient, web_env
 
     assert client.get("/runbooks", follow_redirects=False).status_code in (302, 303, 401)
     group, _ = _one_alert()
-    good = AlertView(
-        {"alertname": "HighCPU", "instance": "web-1"},
-        {"summary": "hot", "runbook_url": "/runbooks#hosthighcpuusage"},
-        "firing",
-        1_700_000_000.0,
-        97.5,
-        "host",
-    )
-    evil = AlertView(
-        {"alertname": "HighCPU", "instance": "web-2"},
-        {"summary": "hot", "runbook_url": "javascript:alert(1)"},
-        "firing",
-        1_700_000_000.0,
-        97.5,
-        "host",
-    )
+
+    def alert(instance: str, runbook: str) -> AlertView:
+        labels = {"alertname": "HighCPU", "instance": instance}
+        annotations = {"summary": "hot", "runbook_url": runbook}
+        return AlertView(labels, annotations, "firing", 1_700_000_000.0, 97.5, "host")
+
+    good = alert("web-1", "/runbooks#hosthighcpuusage")
+    evil = alert("web-2", "javascript:alert(1)")
     web_env.board.publish(group, [good, evil])
     login(client, "viewer")
     page = client.get("/runbooks")
