@@ -28,6 +28,17 @@ def login(url: str, user: str, password: str) -> httpx.Client:
     return client
 
 
+def post_silence_with_page_token(client: httpx.Client, page: str) -> httpx.Response:
+    """An (empty) silence sent with the CSRF token the embedded page carries."""
+    token = re.search(r'<meta name="csrf-token" content="([0-9a-f]{64})">', page)
+    assert token is not None
+    return client.post(
+        "/monitoring/dashboard/api/wk/v1/silences",
+        json={},
+        headers={"X-CSRF-Token": token.group(1)},
+    )
+
+
 def test_staff_dashboard_with_django_login(shop: Path, shop_db: str, tmp_path: Path) -> None:
     store_path = tmp_path / "wk.db"
     now = int(time.time() * 1000)
@@ -89,13 +100,7 @@ def test_staff_dashboard_with_django_login(shop: Path, shop_db: str, tmp_path: P
         # A state change without the page's CSRF token is refused by the embedded app.
         refused = staff.post("/monitoring/dashboard/api/wk/v1/silences", json={})
         assert refused.status_code == 403
-        token = re.search(r'<meta name="csrf-token" content="([0-9a-f]{64})">', page.text)
-        assert token is not None
-        passed = staff.post(
-            "/monitoring/dashboard/api/wk/v1/silences",
-            json={},
-            headers={"X-CSRF-Token": token.group(1)},
-        )
+        passed = post_silence_with_page_token(staff, page.text)
         # Past the CSRF check: an empty silence is invalid (or, with no alerts.db yet, 501).
         assert passed.status_code in (400, 422, 501), passed.text
         # The scrape of the site's own metrics did not count the dashboard requests.
@@ -109,13 +114,7 @@ def test_staff_dashboard_with_django_login(shop: Path, shop_db: str, tmp_path: P
         assert page.status_code == 200
         me = watcher.get("/monitoring/dashboard/api/wk/v1/me").json()
         assert me == {"username": "django:watcher", "role": "viewer", "via": "session"}
-        token = re.search(r'<meta name="csrf-token" content="([0-9a-f]{64})">', page.text)
-        assert token is not None
-        denied = watcher.post(
-            "/monitoring/dashboard/api/wk/v1/silences",
-            json={},
-            headers={"X-CSRF-Token": token.group(1)},
-        )
+        denied = post_silence_with_page_token(watcher, page.text)
         assert denied.status_code == 403, denied.text
         watcher.close()
     finally:

@@ -112,8 +112,7 @@ def _figures(store: Store, end_ms: int, period_ms: int, errors: list[str]) -> li
             rows.sort(key=lambda r: r.name)
         if rows:
             sections.setdefault(fig.section, Section(fig.section)).rows.extend(rows)
-    order = {f.section: i for i, f in reversed(list(enumerate(FIGURES)))}
-    return sorted(sections.values(), key=lambda s: order[s.title])
+    return list(sections.values())  # in the order their first figure is declared
 
 
 def _alerts(
